@@ -1,0 +1,47 @@
+# The two set-up commands: `make run` (pipeline on the bundled sample into ./data) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
+
+.PHONY: install run test check lint typecheck pytest evaluate bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m warehouse run --source sample/landing --root data
+
+test: install check
+
+check: lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy warehouse schemas flows
+
+pytest:
+	$(BIN)/python -m pytest -q
+
+evaluate:
+	$(BIN)/python -m warehouse evaluate --gold sample/gold/dev.jsonl --root data
+
+bench: install
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache

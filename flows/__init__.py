@@ -1,0 +1,1 @@
+"""Prefect flows that wire the library's steps; no logic of their own."""

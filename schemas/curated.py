@@ -1,0 +1,82 @@
+import pandera.polars as pa
+import polars as pl
+from pandera.polars import PolarsData
+
+from schemas.raw import SHA256
+from schemas.staged import REGION_CODE
+from warehouse.catalog import indicators
+
+UNITS = ["CNY", "person", "household", "village", "county", "post", "percent"]
+
+
+class CuratedIndicator(pa.DataFrameModel):
+    """curated/indicators: one row per indicator fact, traceable to the sentence it came from."""
+
+    fact_id: pl.String = pa.Field(
+        unique=True, description="stable hash of doc_id, indicator, region_code, year and value"
+    )
+    doc_id: pl.String = pa.Field(str_matches=SHA256, description="source document (joins staged/documents)")
+    source_file: pl.String = pa.Field(description="source file name")
+    arrival_date: pl.Date = pa.Field(description="partition: arrival date of the source document")
+    published_date: pl.Date = pa.Field(nullable=True, description="publication date of the source document")
+    indicator: pl.String = pa.Field(
+        isin=sorted(indicators()), description="catalog code (warehouse/data/indicators.csv)"
+    )
+    value: pl.Float64 = pa.Field(
+        ge=0,
+        description="value in the catalog unit: yuan with 万/亿 expanded, persons, households, villages, counties, posts, percent 0–100",
+    )
+    unit: pl.String = pa.Field(isin=UNITS, description="catalog unit of the indicator")
+    region_code: pl.String = pa.Field(
+        str_matches=REGION_CODE, description="GB/T 2260 code of the region the fact is about (000000: 全国)"
+    )
+    region_name: pl.String = pa.Field(
+        description="full official name of that region (德阳市, 中江县, 甘肃省, 全国)"
+    )
+    year: pl.Int64 = pa.Field(
+        nullable=True,
+        ge=1949,
+        le=2100,
+        description="reference year of the figure; null when the text does not make it clear",
+    )
+    evidence: pl.String = pa.Field(description="the sentence the figure was read from")
+    char_start: pl.Int64 = pa.Field(ge=0, description="offset of the mention in the staged clean text")
+    char_end: pl.Int64 = pa.Field(ge=1, description="end offset (exclusive) of the mention")
+    mention: pl.String = pa.Field(str_length={"min_value": 1}, description="the matched text, e.g. 3.16亿元")
+    approximate: pl.Boolean = pa.Field(
+        description="the text gives the figure approximately (3万多名, 120余个)"
+    )
+    range_role: pl.String = pa.Field(
+        nullable=True, isin=["low", "high"], description="end of a stated range, else null"
+    )
+    rule: pl.String = pa.Field(description="the cue rule that named the indicator")
+    extractor_version: pl.String = pa.Field(description="version of the extraction rules")
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    def unit_is_catalog_unit(cls, data: PolarsData) -> pl.LazyFrame:
+        units = {code: ind.unit for code, ind in indicators().items()}
+        return data.lazyframe.select(
+            pl.col("indicator").replace_strict(units, default=None) == pl.col("unit")
+        )
+
+    @pa.dataframe_check
+    def evidence_contains_mention(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("evidence").str.contains(pl.col("mention"), literal=True))
+
+    @pa.dataframe_check
+    def span_matches_mention(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("char_end") - pl.col("char_start")) == pl.col("mention").str.len_chars()
+        )
+
+    @pa.dataframe_check
+    def region_code_in_gazetteer(cls, data: PolarsData) -> pl.LazyFrame:
+        from warehouse.regions import gazetteer
+
+        names = {code: r.name for code, r in gazetteer().items()}
+        return data.lazyframe.select(
+            pl.col("region_code").replace_strict(names, default=None) == pl.col("region_name")
+        )

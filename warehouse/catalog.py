@@ -1,0 +1,98 @@
+"""The indicator catalog, its cue rules, and the administrative-division gazetteer (project data)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# Which unit classes of a quantity mention (see numbers.UNIT_CLASSES) can express each catalog unit.
+UNIT_COMPAT: dict[str, frozenset[str]] = {
+    "CNY": frozenset({"cny"}),
+    "person": frozenset({"person"}),
+    "household": frozenset({"household"}),
+    "village": frozenset({"count", "village"}),
+    "county": frozenset({"count", "county"}),
+    "post": frozenset({"count", "person"}),
+    "percent": frozenset({"percent"}),
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name_zh: str
+    unit: str
+    definition: str
+    typical_cues: str
+    not_this: str
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A regex over a mention's context string ``left + '§' + right`` that signals an indicator."""
+
+    indicator: str
+    pattern: re.Pattern[str]
+    requires: re.Pattern[str] | None  # must also match the sentence (None: no condition)
+    priority: int
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A context in which a mention is not a fact of `indicator` ('*': of any indicator)."""
+
+    indicator: str
+    scope: str  # 'left' (own clause before the number), 'right' (after it) or 'sentence'
+    pattern: re.Pattern[str]
+    reason: str
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA_DIR / name).open(encoding="utf-8", newline="") as fh:
+        return [row for row in csv.DictReader(fh) if not row[next(iter(row))].startswith("#")]
+
+
+@cache
+def indicators() -> dict[str, Indicator]:
+    """The 32 catalog codes, keyed by code."""
+    return {r["code"]: Indicator(**r) for r in _rows("indicators.csv")}
+
+
+@cache
+def cues() -> tuple[Cue, ...]:
+    known = indicators()
+    out = []
+    for r in _rows("cues.csv"):
+        if r["indicator"] not in known:
+            raise ValueError(f"cues.csv names unknown indicator {r['indicator']!r}")
+        out.append(
+            Cue(
+                indicator=r["indicator"],
+                pattern=re.compile(r["pattern"]),
+                requires=re.compile(r["requires"]) if r["requires"] else None,
+                priority=int(r["priority"] or 0),
+            )
+        )
+    return tuple(out)
+
+
+@cache
+def exclusions() -> tuple[Exclusion, ...]:
+    known = indicators()
+    out = []
+    for r in _rows("exclusions.csv"):
+        if r["indicator"] != "*" and r["indicator"] not in known:
+            raise ValueError(f"exclusions.csv names unknown indicator {r['indicator']!r}")
+        if r["scope"] not in {"left", "right", "sentence"}:
+            raise ValueError(f"exclusions.csv: bad scope {r['scope']!r}")
+        out.append(Exclusion(r["indicator"], r["scope"], re.compile(r["pattern"]), r["reason"]))
+    return tuple(out)
+
+
+def unit_classes(indicator_code: str) -> frozenset[str]:
+    return UNIT_COMPAT[indicators()[indicator_code].unit]

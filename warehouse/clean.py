@@ -1,0 +1,423 @@
+"""Raw documents → staged documents: decode, strip boilerplate per format, normalize, read metadata.
+
+Clean text layout: the title on the first line, a blank line, then one body paragraph per line (table
+rows as tab-separated cells). Offsets of facts refer to this text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import polars as pl
+import yaml
+
+from warehouse import regions
+
+# Full-width ASCII that carries numbers and units is folded; CJK punctuation (，。；：（）！？) is kept.
+_FOLD: dict[int, int | None] = {
+    cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in "，；：（）！？［］｛｝｟"
+}
+_FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x200B: None, 0xFEFF: None})
+_BARE_ENTITY = re.compile(r"(?<![&\w])(ldquo|rdquo|lsquo|rsquo|mdash|hellip|nbsp|middot);")
+_BARE_ENTITY_MAP = {
+    "ldquo": "“",
+    "rdquo": "”",
+    "lsquo": "‘",
+    "rsquo": "’",
+    "mdash": "—",
+    "hellip": "…",
+    "nbsp": " ",
+    "middot": "·",
+}
+_DATE = re.compile(r"(20\d{2}|19\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_FOOTER_LINE = re.compile(
+    r"^(主办单位|主办|承办单位|承办|协办|地址|通讯地址|联系电话|联系我们|电话|传真|邮编|邮箱|网站标识码|网站地图|"
+    r"版权所有|Copyright|©|技术支持|.*ICP备|.*公网安备|.*ICP证|您访问的链接即将离开|扶贫监督举报电话|纪委监督举报电话)",
+    re.I,
+)
+_PORTAL_META = re.compile(
+    r"^(当前位置|您当前的位置|首页\s*[>›»]|打印|关闭|分享到|字号|【|访问量|浏览次数|发布时间|来源[:：]|录入[:：]|日期[:：])"
+)
+_PAGE_FOOTER = re.compile(
+    r"^\s*[—–-]*\s*[-–—]\s*\d+\s*[-–—]\s*[—–-]*\s*$|^\s*第\s*\d+\s*页\s*(共\s*\d+\s*页)?\s*$"
+)
+_LINK_LINE = re.compile(r"^\s*(<https?://[^>\s]+>|(\[[^\]]*\]\([^)]*\)\s*[｜|]?\s*)+)\s*$")
+_SOURCE_NOTE = re.compile(r"^[（(]?\s*(?:文章)?来源[:：]\s*([^）)]+?)\s*[）)]?$")
+
+
+class DocumentError(ValueError):
+    """A document that cannot be staged; the message is the quarantine reason."""
+
+
+@dataclass
+class Parsed:
+    title: str | None = None
+    paragraphs: list[str] = field(default_factory=list)
+    published: date | None = None
+    publisher: str | None = None
+    meta_lines: list[str] = field(default_factory=list)  # header/footer lines kept for region detection
+
+
+def normalize(text: str) -> str:
+    """NFC, full-width digits/letters/％ folded to ASCII, stray entities fixed, whitespace tidied."""
+    text = unicodedata.normalize("NFC", text).translate(_FOLD)
+    text = _BARE_ENTITY.sub(lambda m: _BARE_ENTITY_MAP[m.group(1)], text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.strip() for line in text.split("\n"))
+
+
+def decode(content: bytes, encoding: str | None) -> str:
+    if encoding is None:
+        raise DocumentError("undecodable: not valid UTF-8, UTF-16 (BOM) or GB18030")
+    try:
+        return content.decode(encoding)
+    except UnicodeDecodeError as exc:  # pragma: no cover - ingest already tried this encoding
+        raise DocumentError(f"undecodable as {encoding}: {exc}") from exc
+
+
+def parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    m = _DATE.search(str(value or ""))
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- HTML
+class _HTMLText(HTMLParser):
+    SKIP = {
+        "script",
+        "style",
+        "nav",
+        "header",
+        "footer",
+        "noscript",
+        "iframe",
+        "form",
+        "select",
+        "button",
+        "aside",
+    }
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "blockquote",
+        "dd",
+        "dt",
+        "center",
+    }
+    NOISE = re.compile(r"breadcrumb|crumb|nav|menu|footer|sidebar|share|copyright|position|location", re.I)
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_stack: list[str] = []
+        self.title: str | None = None
+        self.h1: str | None = None
+        self._in: str | None = None
+        self.meta: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "meta" and a.get("name"):
+            self.meta[a["name"].lower()] = a.get("content", "")
+        if self.skip_stack:
+            if tag not in {"br", "img", "meta", "link", "input", "hr"}:
+                self.skip_stack.append(tag)
+            return
+        if tag in self.SKIP or self.NOISE.search(a.get("class", "") + " " + a.get("id", "")):
+            if tag not in {"br", "img", "meta", "link", "input", "hr"}:
+                self.skip_stack.append(tag)
+            return
+        if tag in {"title", "h1"}:
+            self._in = tag
+        if tag in {"td", "th"}:
+            self.parts.append("\t")
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skip_stack:
+            if tag in self.skip_stack:
+                while self.skip_stack and self.skip_stack.pop() != tag:
+                    pass
+            return
+        if tag == self._in:
+            self._in = None
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip_stack:
+            return
+        if self._in == "title":
+            self.title = (self.title or "") + data.strip()
+            return
+        if self._in == "h1":
+            self.h1 = (self.h1 or "") + data.strip()
+        self.parts.append(data.replace("\n", " "))
+
+
+def html_to_lines(markup: str) -> tuple[list[str], _HTMLText]:
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    lines = []
+    for line in "".join(parser.parts).split("\n"):
+        cells = [c.strip() for c in line.split("\t")]
+        line = "\t".join(c for c in cells if c)
+        if line:
+            lines.append(line)
+    return lines, parser
+
+
+def _split_publisher(lines: list[str]) -> tuple[list[str], str | None]:
+    kept, publisher = [], None
+    for line in lines:
+        m = _SOURCE_NOTE.match(line)
+        if m and len(line) < 60:
+            publisher = m.group(1).strip()
+        else:
+            kept.append(line)
+    return kept, publisher
+
+
+def parse_jekyll(text: str) -> Parsed:
+    m = re.match(r"^---\n(.*?)\n---\n?(.*)$", text, re.S)
+    if not m:
+        raise DocumentError("front matter not closed: expected a second '---' line")
+    try:
+        front = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"front matter is not valid YAML: {exc}") from exc
+    if not isinstance(front, dict):
+        raise DocumentError("front matter is not a mapping")
+    body = "\n".join(line for line in m.group(2).split("\n") if not _LINK_LINE.match(line))
+    lines, _ = html_to_lines(body)
+    lines, publisher = _split_publisher(lines)
+    meta = [str(front.get(k, "")) for k in ("categories", "tags", "source", "author") if front.get(k)]
+    return Parsed(
+        str(front.get("title") or "").strip() or None,
+        lines,
+        parse_date(front.get("date")),
+        publisher or (str(front["source"]) if front.get("source") else None),
+        meta,
+    )
+
+
+def parse_html(text: str) -> Parsed:
+    lines, parser = html_to_lines(text)
+    lines, publisher = _split_publisher(lines)
+    title = parser.h1 or parser.title
+    if title and lines and lines[0] == title:
+        lines = lines[1:]
+    published = parse_date(parser.meta.get("pubdate") or parser.meta.get("publishdate"))
+    body, meta = _strip_portal_lines(lines)
+    published = published or next((d for d in map(parse_date, meta) if d), None)
+    publisher = publisher or _publisher_from(meta) or parser.meta.get("sitename") or parser.meta.get("author")
+    return Parsed(title, body, published, publisher, meta + [parser.title or ""])
+
+
+def _publisher_from(lines: list[str]) -> str | None:
+    for line in lines:
+        m = re.search(r"(?:来源|录入|发布单位|发布机构|信息来源)[:：]\s*([^\s:：]+)", line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _strip_portal_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Split body lines from portal chrome: metadata lines and the trailing footer block."""
+    body, meta = [], []
+    for i, line in enumerate(lines):
+        if _FOOTER_LINE.match(line) and all(len(x) < 80 for x in lines[i:]):
+            meta.extend(lines[i:])
+            break
+        if _PORTAL_META.match(line) or re.fullmatch(r"[\d\-/: 年月日]+", line):
+            meta.append(line)
+        else:
+            body.append(line)
+    return body, meta
+
+
+def parse_portal(text: str) -> Parsed:
+    lines = [x for x in text.split("\n") if x]
+    crumb = next(
+        (i for i, x in enumerate(lines[:15]) if re.match(r"^(当前位置|您当前的位置|首页\s*[>›»])", x)), None
+    )
+    header = lines[: crumb + 1] if crumb is not None else []
+    rest = lines[crumb + 1 :] if crumb is not None else lines
+    if not rest:
+        raise DocumentError("empty: no text after the page header")
+    title, rest = rest[0], rest[1:]
+    body, meta = _strip_portal_lines(rest)
+    meta = header + meta
+    published = next((d for d in map(parse_date, meta) if d), None)
+    return Parsed(title, body, published, _publisher_from(meta), meta)
+
+
+def parse_word_text(text: str) -> Parsed:
+    text = re.sub(r"\[bookmark:[^\]]*\]", "", text)
+    lines = [x for x in text.split("\n") if x and not _PAGE_FOOTER.match(x)]
+    title_parts: list[str] = []
+    while lines and len(lines[0]) <= 40 and not re.search(r"[。；;]$", lines[0]) and len(title_parts) < 3:
+        title_parts.append(lines.pop(0))
+    title = "".join(title_parts) or None
+    tail_dates = [d for d in map(parse_date, lines[-3:]) if d]
+    return Parsed(title, lines, tail_dates[-1] if tail_dates else None, None, [])
+
+
+def parse_plain(text: str) -> Parsed:
+    lines = [x for x in text.split("\n") if x]
+    if not lines:
+        raise DocumentError("empty: no text")
+    body, meta = _strip_portal_lines(lines[1:])
+    return Parsed(
+        lines[0], body, next((d for d in map(parse_date, meta) if d), None), _publisher_from(meta), meta
+    )
+
+
+def parse_docx(content: bytes) -> Parsed:
+    import docx  # local import: python-docx is only needed for Word files
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(io.BytesIO(content))
+    except Exception as exc:  # python-docx raises several types for broken packages
+        raise DocumentError(f"unreadable .docx: {exc}") from exc
+    lines: list[str] = []
+    for child in document.element.body.iterchildren():
+        if child.tag.endswith("}p"):
+            lines.append(Paragraph(child, document).text.strip())
+        elif child.tag.endswith("}tbl"):
+            for row in Table(child, document).rows:
+                lines.append("\t".join(c.text.strip().replace("\n", " ") for c in row.cells))
+    lines = [normalize(x).replace("\n", " ") for x in lines if x.strip()]
+    if not lines:
+        raise DocumentError("empty: the Word document has no text")
+    title = document.core_properties.title or lines.pop(0)
+    return Parsed(title, lines, None, document.core_properties.author or None, [])
+
+
+PARSERS = {
+    "jekyll": parse_jekyll,
+    "html": parse_html,
+    "portal_text": parse_portal,
+    "word_text": parse_word_text,
+    "text": parse_plain,
+}
+
+
+# ---------------------------------------------------------------- staging
+_LEVEL_RANK = {"country": 0, "province": 1, "city": 2, "county": 3}
+MIN_REPORT_CHARS = 40
+
+
+def document_region(title: str | None, publisher: str | None, meta: list[str], body: str) -> str | None:
+    """The region a document speaks for: deepest region named in the title, then the publisher or
+    site lines, then the region named most often in the body (full names only)."""
+    for source in (title or "", publisher or "", "\n".join(meta)):
+        found = regions.find_region_names(source)
+        if found:
+            context = [m.codes[0] for m in found if len(m.codes) == 1]
+            codes = [regions.pick(m.codes, context) for m in found]
+            gaz = regions.gazetteer()
+            return max(codes, key=lambda c: _LEVEL_RANK[gaz[c].level])
+    counts: dict[str, int] = {}
+    for m in regions.find_region_names(body):
+        if not m.is_alias and len(m.codes) == 1:
+            counts[m.codes[0]] = counts.get(m.codes[0], 0) + 1
+    return max(counts, key=lambda c: counts[c]) if counts else None
+
+
+def stage_one(content: bytes, fmt: str, encoding: str | None, source_file: str) -> dict[str, Any]:
+    """Clean one raw document; raises DocumentError with the quarantine reason."""
+    if fmt == "unsupported":
+        raise DocumentError(f"unsupported format: {source_file!r} is not .txt, .html or .docx")
+    if fmt == "docx":
+        parsed = parse_docx(content)
+    else:
+        parsed = PARSERS[fmt](normalize(decode(content, encoding)).lstrip("\ufeff"))
+    title = normalize(parsed.title or "").replace("\n", " ").strip() or None
+    body = [p for p in (normalize(x).strip() for x in parsed.paragraphs) if p]
+    if title and body and body[0] == title:
+        body = body[1:]
+    text = "\n".join([title or "", "", *body])
+    if sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") < MIN_REPORT_CHARS:
+        raise DocumentError(f"not a report: fewer than {MIN_REPORT_CHARS} Chinese characters after cleaning")
+    region = document_region(title, parsed.publisher, parsed.meta_lines, "\n".join(body))
+    return {
+        "title": title,
+        "published_date": parsed.published,
+        "publisher": parsed.publisher,
+        "region_code": region,
+        "region_name": regions.name_of(region) if region else None,
+        "text": text,
+        "char_count": len(text),
+        "paragraph_count": len(body),
+    }
+
+
+def stage_documents(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Staged documents, and the documents that could not be staged with their reasons."""
+    staged, rejected = [], []
+    for row in raw.iter_rows(named=True):
+        keys = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "format", "encoding")}
+        try:
+            staged.append(
+                keys | stage_one(row["content"], row["format"], row["encoding"], row["source_file"])
+            )
+        except DocumentError as exc:
+            rejected.append(
+                {
+                    "doc_id": row["doc_id"],
+                    "source_file": row["source_file"],
+                    "arrival_date": row["arrival_date"],
+                    "reason": str(exc),
+                }
+            )
+    return pl.DataFrame(staged, schema=STAGED_SCHEMA), rejected
+
+
+STAGED_SCHEMA = {
+    "doc_id": pl.String,
+    "source_file": pl.String,
+    "arrival_date": pl.Date,
+    "format": pl.String,
+    "encoding": pl.String,
+    "title": pl.String,
+    "published_date": pl.Date,
+    "publisher": pl.String,
+    "region_code": pl.String,
+    "region_name": pl.String,
+    "text": pl.String,
+    "char_count": pl.Int64,
+    "paragraph_count": pl.Int64,
+}

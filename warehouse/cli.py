@@ -1,0 +1,111 @@
+"""Command line: `python -m warehouse run|evaluate`."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from warehouse.settings import Settings
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Rural-revitalization indicator warehouse."
+)
+
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+@app.command()
+def run(
+    source: Annotated[
+        Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
+    ] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="arrival date for loose files (YYYY-MM-DD; default today)")
+    ] = None,
+) -> None:
+    """Run the Prefect flow over SOURCE and write raw/staged/curated/quarantine under ROOT."""
+    settings = Settings.from_env()
+    source = source or settings.source
+    root = root or settings.root
+    if not source.is_dir():
+        typer.echo(f"error: landing zone {source} is not a folder", err=True)
+        raise typer.Exit(2)
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from flows.partition import run_flow  # Prefect is imported only for runs
+
+    default_date = date.fromisoformat(date_) if date_ else None
+    summaries = run_flow(str(source), str(root), default_date)
+    totals = {k: sum(int(s[k]) for s in summaries) for k in ("documents", "mentions", "facts", "quarantined")}
+    typer.echo(f"partitions: {len(summaries)}  root: {root}")
+    for s in summaries:
+        typer.echo(
+            f"  {s['arrival_date']}: documents={s['documents']} mentions={s['mentions']} "
+            f"facts={s['facts']} quarantined={s['quarantined']}"
+        )
+    typer.echo(
+        f"documents: {totals['documents']}\nmentions: {totals['mentions']}\n"
+        f"facts: {totals['facts']}\nquarantined: {totals['quarantined']}"
+    )
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Option(help="gold JSONL file (shape of shared/gold/dev.jsonl)")],
+    root: Annotated[
+        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list false positives/negatives")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
+) -> None:
+    """Score curated/indicators against GOLD: precision, recall, F1, region and year accuracy."""
+    from warehouse import evaluate as ev
+    from warehouse import storage
+
+    root = root or Settings.from_env().root
+    facts = storage.read_table(root, "curated", "indicators")
+    if facts is None:
+        typer.echo(
+            f"error: no curated/indicators under {root}; run `python -m warehouse run` first", err=True
+        )
+        raise typer.Exit(2)
+    result = ev.score_table(facts, ev.load_gold(gold))
+    if as_json:
+        typer.echo(json.dumps(result.summary()))
+        return
+    for key, value in result.summary().items():
+        typer.echo(f"{key}: {value}")
+    if verbose:
+        for p in result.false_positives:
+            typer.echo(
+                f"FP {p['source_file']} {p['indicator']}={p['value']:g} [{p['mention']}] {p['evidence'][:60]}"
+            )
+        for g in result.false_negatives:
+            typer.echo(f"FN {g['doc']} {g['indicator']}={g['value']:g} {g.get('evidence', '')[:60]}")
+        for p, g in result.wrong_region:
+            typer.echo(
+                f"REGION {p['source_file']} {p['indicator']}={p['value']:g} {p['region_name']} != {g['region']}"
+            )
+        for p, g in result.wrong_year:
+            typer.echo(f"YEAR {p['source_file']} {p['indicator']}={p['value']:g} {p['year']} != {g['year']}")
+
+
+def main() -> None:
+    app(prog_name="python -m warehouse")
+
+
+if __name__ == "__main__":
+    main()

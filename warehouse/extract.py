@@ -1,0 +1,401 @@
+"""Staged documents → quantity mentions and indicator facts (region, year, evidence, offsets).
+
+For each quantity mention the extractor builds a context string ``left + '§' + right`` from its clause:
+`left` is the text since the previous number in the clause (inherited from the previous number for
+pairs and continuations: 8.14万户17.94万人, 由A增加到B, 、30万元), `right` runs to the end of the clause
+with other numbers masked as '#'. Cue regexes (data/cues.csv) over that string name the indicator; the
+unit must fit the catalog unit; exclusions (data/exclusions.csv) veto targets, plans, training counts and
+the like. Region: nearest place name or 全市/我县/全省-style reference before the number in its sentence,
+else the document's region. Year: nearest year or relative year (今年, 去年, 截至…) before the number in
+its sentence, else the latest in its paragraph, else the document's reference year.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+import zhconv
+
+from warehouse import EXTRACTOR_VERSION, catalog, regions
+from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
+
+SENTENCE_END = "。！？!?；;\n"
+CLAUSE_END = SENTENCE_END + "，,：:"
+PAIR_CLASSES = {frozenset({"household", "person"})}
+_CONTINUATION = re.compile(
+    r"^(?:和|及|与|或)?(?:其中)?(?:由|从)?(?:增加|提高|增长|上升|减少|下降|降低|调整|扩大|达)?(?:到|至|为)?"
+    r"(?:了)?(?:已|实际|共|累计|合计)?(?:到位|下达|落实|投入)?$"
+)
+_TIME_WORDS = re.compile(
+    r"(?:19|20)\d{2}\s*年(?:度|底|末|初)?(?:以来)?的?|截至(?:目前|当前|\d{1,2}月(?:底|末|上旬|中旬|下旬)?)"
+)
+_SUBSET = re.compile(r"其中|就占|占|包括|含")
+_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?!龄)")
+_RELATIVE = {
+    "今年": 0,
+    "本年度": 0,
+    "本年": 0,
+    "当年": 0,
+    "全年": 0,
+    "去年": -1,
+    "上年": -1,
+    "上一年": -1,
+    "前年": -2,
+    "明年": 1,
+}
+_RELATIVE_RE = re.compile(
+    "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"|截至(?:目前|当前|\d{1,2}月)"
+)
+
+
+@dataclass
+class Ref:
+    start: int
+    end: int
+    code: str = ""  # region reference: GB/T 2260 code
+    year: int = 0  # time reference: the year it points at
+
+
+@dataclass
+class Doc:
+    doc_id: str
+    text: str  # staged clean text (offsets refer to it)
+    view: str  # same length, traditional characters simplified
+    region_code: str | None
+    ref_year: int | None
+    sentences: list[tuple[int, int]]
+
+
+def simplified_view(text: str) -> str:
+    """Traditional → simplified, character for character, so offsets into `text` stay valid."""
+    converted = zhconv.convert(text, "zh-cn")
+    if len(converted) == len(text):
+        return converted
+    return "".join(c if len(c := zhconv.convert(ch, "zh-cn")) == 1 else ch for ch in text)
+
+
+def spans(text: str, ends: str) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in ends:
+            out.append((start, i + 1))
+            start = i + 1
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+def reference_year(view: str, published: date | None, arrival: date | None) -> int | None:
+    """The publication year; for undated documents the latest year the text names (not after arrival)."""
+    if published:
+        return published.year
+    limit = arrival.year if arrival else 2100
+    years = [int(y) for y in _YEAR.findall(view) if int(y) <= limit]
+    return max(years) if years else None
+
+
+def region_refs(doc_view: str, doc_region: str | None) -> list[Ref]:
+    """Place names (short names only when unambiguous in this document) and 全市/我县-style references."""
+    found = regions.find_region_names(doc_view)
+    full_codes = {c for m in found if not m.is_alias for c in m.codes}
+    context = [doc_region] if doc_region else []
+    province = regions.province_of(doc_region) if doc_region else None
+    refs = []
+    for m in found:
+        codes = m.codes
+        if m.is_alias:
+            level_ok = [c for c in codes if regions.gazetteer()[c].level == "province"]
+            in_doc = [c for c in codes if c in full_codes or (province and regions.is_within(c, province))]
+            codes = tuple(in_doc or level_ok)
+            if not codes:
+                continue
+        refs.append(Ref(m.start, m.end, code=regions.pick(codes, context)))
+    for c in _COREF.finditer(doc_view):
+        code = _resolve_coref(c.group(0), doc_region)
+        if code:
+            refs.append(Ref(c.start(), c.end(), code=code))
+    return sorted(refs, key=lambda r: r.start)
+
+
+def _resolve_coref(word: str, doc_region: str | None) -> str | None:
+    if word in {"全国", "我国"}:
+        return regions.NATIONAL
+    if not doc_region or doc_region == regions.NATIONAL:
+        return None
+    gaz = regions.gazetteer()
+    chain = [doc_region, *regions.ancestors(doc_region)]
+    wanted = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
+    level = wanted.get(word[-1])
+    if word[-1] == "区":  # 全区: a district, or an autonomous region
+        return doc_region
+    return next((c for c in chain if gaz[c].level == level), None)
+
+
+def time_refs(view: str, ref_year: int | None) -> list[Ref]:
+    refs = []
+    for m in _YEAR.finditer(view):
+        if view.count("《", 0, m.start()) > view.count("》", 0, m.start()):
+            continue
+        since = view.startswith("以来", m.end()) or view.startswith("度以来", m.end())
+        refs.append(Ref(m.start(), m.end(), year=ref_year if since and ref_year else int(m.group(1))))
+    if ref_year is not None:
+        for m in _RELATIVE_RE.finditer(view):
+            refs.append(Ref(m.start(), m.end(), year=ref_year + _RELATIVE.get(m.group(0), 0)))
+    return sorted(refs, key=lambda r: r.start)
+
+
+def nearest_before(refs: list[Ref], lo: int, hi: int) -> Ref | None:
+    best = None
+    for r in refs:
+        if r.start >= hi:
+            break
+        if r.start >= lo:
+            best = r
+    return best
+
+
+# ---------------------------------------------------------------- contexts
+@dataclass
+class Context:
+    own_left: str  # clause text since the previous number
+    left: str  # own_left, or the previous number's left for pairs and continuations
+    right: str  # to the clause end, other numbers masked as '#'
+    sentence: tuple[int, int]
+    prev: int | None  # index of the previous quantity in the same sentence
+    follows: bool  # the previous quantity is in the same clause (own_left starts right after it)
+
+
+def _masked(view: str, lo: int, hi: int, mentions: list[Mention]) -> str:
+    pieces, pos = [], lo
+    for m in mentions:
+        if m.start >= hi:
+            break
+        if m.start >= lo:
+            pieces.append(view[pos : m.start] + "#")
+            pos = m.end
+    pieces.append(view[pos:hi])
+    return "".join(pieces)
+
+
+def _compatible(a: Mention, b: Mention) -> bool:
+    return a.unit_class == b.unit_class or frozenset({a.unit_class, b.unit_class}) in PAIR_CLASSES
+
+
+def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
+    """Left and right contexts of each quantity; `qs` are in text order."""
+    view, out = doc.view, []
+    sent_iter = iter(doc.sentences)
+    sent = next(sent_iter, (0, len(view)))
+    for i, m in enumerate(qs):
+        while m.start >= sent[1]:
+            sent = next(sent_iter, (sent[1], len(view)))
+        clause_lo = max((view.rfind(c, sent[0], m.start) + 1 for c in CLAUSE_END), default=sent[0])
+        clause_lo = max(clause_lo, sent[0])
+        prev = i - 1 if i > 0 and qs[i - 1].start >= sent[0] else None
+        lo = max(clause_lo, qs[prev].end) if prev is not None else clause_lo
+        own = view[lo : m.start]
+        clause_hi = min(
+            (j for j in (view.find(c, m.end, sent[1]) for c in CLAUSE_END) if j >= 0), default=sent[1]
+        )
+        follows = prev is not None and qs[prev].end >= clause_lo
+        out.append(Context(own, own, _masked(view, m.end, clause_hi, qs), sent, prev, follows))
+    for i, ctx in enumerate(out):  # inherit left context along pairs and continuations
+        tail = ctx.own_left
+        if ctx.follows:
+            tail = re.split(r"[、和及与]", tail)[
+                -1
+            ]  # 1088名第一书记和2425名…: the noun before 和 is the previous one's
+            ctx.own_left = tail
+        tail = _TIME_WORDS.sub("", tail).replace("的", "")
+        if ctx.prev is not None and _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
+            ctx.left = out[ctx.prev].left + tail
+    for i in range(
+        len(out) - 2, -1, -1
+    ):  # share the right context: 7536户20847人及时纳入…, 23个国家级和16个…
+        ctx, nxt = out[i], out[i + 1]
+        own_right = ctx.right.split("#", 1)[0]
+        joined = "#" in ctx.right and nxt.prev == i and _compatible(qs[i], qs[i + 1])
+        if joined and (own_right == "" or re.fullmatch(r"[^#，,]{0,3}(和|及|与|或)", own_right)):
+            ctx.right = own_right + nxt.right
+    return out
+
+
+# ---------------------------------------------------------------- classification
+def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[str, str] | None:
+    """(indicator, cue pattern) for a mention, or None. A cue's `requires` is looked for in the paragraph."""
+    probe = ctx.left + "§" + ctx.right
+    candidates = []
+    for cue in catalog.cues():
+        if m.unit_class not in catalog.unit_classes(cue.indicator):
+            continue
+        hit = cue.pattern.search(probe)
+        if hit and (cue.requires is None or cue.requires.search(paragraph)):
+            candidates.append((-cue.priority, len(hit.group(0)), cue.indicator, cue.pattern.pattern))
+    for _, _, indicator, pattern in sorted(candidates):
+        if not excluded(indicator, ctx, sentence):
+            return indicator, pattern
+    return None
+
+
+def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
+    """The reason a mention is not a fact of `indicator`, or None."""
+    scopes = {"left": ctx.own_left, "right": ctx.right.split("#", 1)[0], "sentence": sentence}
+    for ex in catalog.exclusions():
+        if ex.indicator in ("*", indicator) and ex.pattern.search(scopes[ex.scope]):
+            return ex.reason
+    return None
+
+
+def fact_id(doc_id: str, indicator: str, region_code: str | None, year: int | None, value: float) -> str:
+    key = f"{doc_id}|{indicator}|{region_code}|{year}|{value:.6f}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
+    """All mentions of a document and its facts (deduplicated on indicator, region, year, value)."""
+    mentions = find_mentions(doc.view)
+    qs = [m for m in mentions if m.kind == "quantity"]
+    contexts = build_contexts(doc, qs)
+    reg_refs = region_refs(doc.view, doc.region_code)
+    yr_refs = time_refs(doc.view, doc.ref_year)
+    paragraphs = spans(doc.view, "\n")
+    facts: list[dict[str, Any]] = []
+    last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
+    seen: set[str] = set()
+    for m, ctx in zip(qs, contexts, strict=True):
+        if m.unit_class not in FACT_CLASSES:
+            continue
+        s_lo, s_hi = ctx.sentence
+        sentence = doc.view[s_lo:s_hi]
+        p_lo, p_hi = next((lo, hi) for lo, hi in paragraphs if lo <= m.start < hi)
+        found = classify(m, ctx, sentence, doc.view[p_lo:p_hi])
+        if found is None and _SUBSET.search(ctx.own_left):
+            for prior, code in reversed(last_in_sentence.get(ctx.sentence, [])):
+                if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
+                    found = (code, f"subset of {prior.surface}")
+                    break
+        if found is None:
+            continue
+        indicator, rule = found
+        last_in_sentence.setdefault(ctx.sentence, []).append((m, indicator))
+        region = nearest_before(reg_refs, s_lo, m.start)
+        region_code = region.code if region else doc.region_code
+        year_ref = nearest_before(yr_refs, s_lo, m.start)
+        if year_ref is None:
+            year_ref = nearest_before(yr_refs, p_lo, s_lo)
+        year = year_ref.year if year_ref else doc.ref_year
+        fid = fact_id(doc.doc_id, indicator, region_code, year, m.value)
+        if fid in seen:
+            continue
+        seen.add(fid)
+        facts.append(
+            {
+                "fact_id": fid,
+                "indicator": indicator,
+                "value": float(m.value),
+                "unit": catalog.indicators()[indicator].unit,
+                "region_code": region_code,
+                "region_name": regions.name_of(region_code) if region_code else None,
+                "year": year,
+                "evidence": doc.text[s_lo:s_hi].strip(),
+                "char_start": m.start,
+                "char_end": m.end,
+                "mention": doc.text[m.start : m.end],
+                "approximate": m.approximate,
+                "range_role": m.range_role,
+                "rule": rule,
+                "extractor_version": EXTRACTOR_VERSION,
+            }
+        )
+    return mentions, facts
+
+
+def make_doc(row: dict[str, Any]) -> Doc:
+    view = simplified_view(row["text"])
+    return Doc(
+        doc_id=row["doc_id"],
+        text=row["text"],
+        view=view,
+        region_code=row["region_code"],
+        ref_year=reference_year(view, row["published_date"], row["arrival_date"]),
+        sentences=spans(view, SENTENCE_END),
+    )
+
+
+def extract(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Staged documents → (staged mentions, curated facts) tables."""
+    mention_rows: list[dict[str, Any]] = []
+    fact_rows: list[dict[str, Any]] = []
+    for row in staged.iter_rows(named=True):
+        doc = make_doc(row)
+        mentions, facts = analyze(doc)
+        for m in mentions:
+            lo, hi = next((a, b) for a, b in doc.sentences if a <= m.start < b)
+            mention_rows.append(
+                {
+                    "mention_id": f"{doc.doc_id[:16]}:{m.start}",
+                    "doc_id": doc.doc_id,
+                    "arrival_date": row["arrival_date"],
+                    "surface": doc.text[m.start : m.end],
+                    "number": m.number,
+                    "multiplier": m.multiplier,
+                    "unit": m.unit,
+                    "unit_class": m.unit_class,
+                    "value": m.value,
+                    "kind": m.kind,
+                    "approximate": m.approximate,
+                    "range_role": m.range_role,
+                    "char_start": m.start,
+                    "char_end": m.end,
+                    "sentence": doc.text[lo:hi].strip(),
+                }
+            )
+        keep = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "published_date")}
+        fact_rows.extend(keep | f for f in facts)
+    return (pl.DataFrame(mention_rows, schema=MENTION_SCHEMA), pl.DataFrame(fact_rows, schema=FACT_SCHEMA))
+
+
+MENTION_SCHEMA = {
+    "mention_id": pl.String,
+    "doc_id": pl.String,
+    "arrival_date": pl.Date,
+    "surface": pl.String,
+    "number": pl.Float64,
+    "multiplier": pl.Float64,
+    "unit": pl.String,
+    "unit_class": pl.String,
+    "value": pl.Float64,
+    "kind": pl.String,
+    "approximate": pl.Boolean,
+    "range_role": pl.String,
+    "char_start": pl.Int64,
+    "char_end": pl.Int64,
+    "sentence": pl.String,
+}
+FACT_SCHEMA = {
+    "fact_id": pl.String,
+    "doc_id": pl.String,
+    "source_file": pl.String,
+    "arrival_date": pl.Date,
+    "published_date": pl.Date,
+    "indicator": pl.String,
+    "value": pl.Float64,
+    "unit": pl.String,
+    "region_code": pl.String,
+    "region_name": pl.String,
+    "year": pl.Int64,
+    "evidence": pl.String,
+    "char_start": pl.Int64,
+    "char_end": pl.Int64,
+    "mention": pl.String,
+    "approximate": pl.Boolean,
+    "range_role": pl.String,
+    "rule": pl.String,
+    "extractor_version": pl.String,
+}

@@ -1,0 +1,61 @@
+"""Layer paths and atomic Parquet writes.
+
+Every table lives at ``<root>/<layer>/<table>/arrival_date=YYYY-MM-DD/part-0.parquet`` (hive style).
+`layer_path` is the one function that builds these paths; writes go to a temporary file in the same
+folder and are renamed into place, so readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+LAYERS = ("raw", "staged", "curated", "quarantine")
+PART_FILE = "part-0.parquet"
+
+
+def layer_path(root: Path, layer: str, table: str, arrival_date: date | None = None) -> Path:
+    """Folder of a table, or of one arrival-date partition of it when `arrival_date` is given."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    path = Path(root) / layer / table
+    return path if arrival_date is None else path / f"arrival_date={arrival_date.isoformat()}"
+
+
+def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> Path:
+    """Replace one partition of a table atomically with `df` (the partition column is not stored)."""
+    folder = layer_path(root, layer, table, arrival_date)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / PART_FILE
+    tmp = folder / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        df.drop("arrival_date", strict=False).write_parquet(tmp, compression="zstd")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def clear_partition(root: Path, layer: str, table: str, arrival_date: date) -> None:
+    """Remove a partition (used when a rerun produces no rows for it)."""
+    shutil.rmtree(layer_path(root, layer, table, arrival_date), ignore_errors=True)
+
+
+def read_table(root: Path, layer: str, table: str) -> pl.DataFrame | None:
+    """All partitions of a table with `arrival_date` restored as a Date column; None if never written."""
+    folder = layer_path(root, layer, table)
+    files = sorted(folder.glob(f"arrival_date=*/{PART_FILE}"))
+    if not files:
+        return None
+    frames = [
+        pl.read_parquet(f).with_columns(
+            pl.lit(date.fromisoformat(f.parent.name.split("=", 1)[1])).alias("arrival_date")
+        )
+        for f in files
+    ]
+    return pl.concat(frames, how="diagonal_relaxed")

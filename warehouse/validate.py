@@ -1,0 +1,117 @@
+"""Validate collected DataFrames against their pandera models; split valid rows from quarantined ones.
+
+Schema-level failures (missing column, wrong type) raise `ContractError`: the batch fails loudly.
+Row-level failures send the row to quarantine with the failing check names as its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaError, SchemaErrors
+
+from schemas import QuarantineRecord
+
+QUARANTINE_SCHEMA = {
+    "run_id": pl.String,
+    "layer": pl.String,
+    "table": pl.String,
+    "arrival_date": pl.Date,
+    "doc_id": pl.String,
+    "source_file": pl.String,
+    "reason": pl.String,
+    "record": pl.String,
+}
+
+
+class ContractError(RuntimeError):
+    """A table does not have the columns or types its model requires."""
+
+
+def check_columns(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> None:
+    """Fail loudly on missing/extra columns or wrong dtypes before any row-level check runs."""
+    schema = model.to_schema()
+    expected = {name: col.dtype.type for name, col in schema.columns.items()}
+    missing = sorted(set(expected) - set(df.columns))
+    extra = sorted(set(df.columns) - set(expected))
+    wrong = sorted(
+        f"{c}: {df.schema[c]} (expected {t})"
+        for c, t in expected.items()
+        if c in df.columns and df.schema[c] != t
+    )
+    if missing or extra or wrong:
+        raise ContractError(f"{model.__name__}: missing {missing}, unexpected {extra}, wrong types {wrong}")
+
+
+def split_valid(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> tuple[pl.DataFrame, dict[int, str]]:
+    """(valid rows, {row index: reason}) after a lazy validation that collects every failure."""
+    check_columns(df, model)
+    try:
+        model.validate(df, lazy=True)
+        return df, {}
+    except (SchemaErrors, SchemaError) as exc:
+        cases = exc.failure_cases if isinstance(exc, SchemaErrors) else None
+        if cases is None or cases["index"].null_count() > 0:
+            raise ContractError(f"{model.__name__}: schema-level failure: {exc}") from exc
+    reasons: dict[int, list[str]] = {}
+    for row in cases.select("index", "column", "check").iter_rows():
+        idx, column, check = row
+        label = check if column in (None, model.__name__) else f"{column}:{check}"
+        reasons.setdefault(int(idx), [])
+        if label not in reasons[int(idx)]:
+            reasons[int(idx)].append(label)
+    bad = sorted(reasons)
+    valid = df.with_row_index("_i").filter(~pl.col("_i").is_in(bad)).drop("_i")
+    return valid, {i: "; ".join(r) for i, r in reasons.items()}
+
+
+def quarantine_rows(
+    df: pl.DataFrame, reasons: dict[int, str], *, layer: str, table: str, run_id: str, arrival_date: date
+) -> pl.DataFrame:
+    """Quarantine records for the rows of `df` named in `reasons`."""
+    rows = []
+    for i, reason in sorted(reasons.items()):
+        row = df.row(i, named=True)
+        rows.append(_record(row, reason, layer=layer, table=table, run_id=run_id, arrival_date=arrival_date))
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
+
+
+def _record(
+    row: dict[str, Any], reason: str, *, layer: str, table: str, run_id: str, arrival_date: date
+) -> dict[str, Any]:
+    plain = {k: v for k, v in row.items() if not isinstance(v, bytes | bytearray)}
+    return {
+        "run_id": run_id,
+        "layer": layer,
+        "table": table,
+        "arrival_date": arrival_date,
+        "doc_id": row.get("doc_id"),
+        "source_file": row.get("source_file"),
+        "reason": reason,
+        "record": json.dumps(plain, ensure_ascii=False, default=str),
+    }
+
+
+def quarantine_documents(rejected: list[dict[str, Any]], *, run_id: str, arrival_date: date) -> pl.DataFrame:
+    """Whole documents that could not be staged (undecodable, empty, unsupported, not a report)."""
+    rows = [
+        _record(r, r["reason"], layer="staged", table="documents", run_id=run_id, arrival_date=arrival_date)
+        for r in rejected
+    ]
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
+
+
+def orphan_reasons(df: pl.DataFrame, key: str, parent_keys: set[str], parent: str) -> dict[int, str]:
+    """Cross-table rule: every row's `key` must exist in the parent table."""
+    return {
+        i: f"orphan {key}: not in {parent}" for i, v in enumerate(df[key].to_list()) if v not in parent_keys
+    }
+
+
+def validate_quarantine(q: pl.DataFrame) -> pl.DataFrame:
+    check_columns(q, QuarantineRecord)
+    return QuarantineRecord.validate(q)
