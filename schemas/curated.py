@@ -59,7 +59,7 @@ class CuratedIndicator(pa.DataFrameModel):
     def unit_is_catalog_unit(cls, data: PolarsData) -> pl.LazyFrame:
         units = {code: ind.unit for code, ind in indicators().items()}
         return data.lazyframe.select(
-            pl.col("indicator").replace_strict(units, default=None) == pl.col("unit")
+            (pl.col("indicator").replace_strict(units, default=None) == pl.col("unit")).fill_null(False)
         )
 
     @pa.dataframe_check
@@ -78,5 +78,7 @@ class CuratedIndicator(pa.DataFrameModel):
 
         names = {code: r.name for code, r in gazetteer().items()}
         return data.lazyframe.select(
-            pl.col("region_code").replace_strict(names, default=None) == pl.col("region_name")
+            (pl.col("region_code").replace_strict(names, default=None) == pl.col("region_name")).fill_null(
+                False
+            )
         )

@@ -24,7 +24,7 @@ _FOLD: dict[int, int | None] = {
     cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in "，；：（）！？［］｛｝｟"
 }
 _FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x200B: None, 0xFEFF: None})
-_BARE_ENTITY = re.compile(r"(?<![&\w])(ldquo|rdquo|lsquo|rsquo|mdash|hellip|nbsp|middot);")
+_BARE_ENTITY = re.compile(r"(?<![&A-Za-z])(ldquo|rdquo|lsquo|rsquo|mdash|hellip|nbsp|middot);")
 _BARE_ENTITY_MAP = {
     "ldquo": "“",
     "rdquo": "”",

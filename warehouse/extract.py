@@ -275,7 +275,8 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         sentence = doc.view[s_lo:s_hi]
         p_lo, p_hi = next((lo, hi) for lo, hi in paragraphs if lo <= m.start < hi)
         found = classify(m, ctx, sentence, doc.view[p_lo:p_hi])
-        if found is None and _SUBSET.search(ctx.own_left):
+        since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
+        if found is None and _SUBSET.search(since_prev):  # 其中，会理市45个 / 而中江县就占33个
             for prior, code in reversed(last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
                     found = (code, f"subset of {prior.surface}")

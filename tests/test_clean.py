@@ -1,0 +1,108 @@
+import io
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from warehouse.clean import DocumentError, normalize, stage_one
+
+BODY = (
+    "今年以来，全县新识别纳入监测对象120户365人，落实县级网格员40人，发放小额信贷3200万元，持续巩固脱贫成果。"
+)
+
+
+def test_jekyll_post_front_matter_links_and_source_line():
+    text = (
+        '---\nlayout: post\ntitle: "某县巩固脱贫成果"\ndate: 2023-06-01 10:00:00 +0800\n---\n'
+        f'<p>{BODY}</p>\n<p class="em_media">（文章来源：某某日报）</p>\n\n<http://example.com/x>\n\n'
+        "[返回新闻](//example.com/a)｜[返回首页](//example.com/)"
+    )
+    doc = stage_one(text.encode(), "jekyll", "utf-8", "a.txt")
+    assert doc["title"] == "某县巩固脱贫成果"
+    assert doc["published_date"] == date(2023, 6, 1)
+    assert doc["publisher"] == "某某日报"
+    assert doc["text"] == f"某县巩固脱贫成果\n\n{BODY}"
+
+
+def test_portal_text_drops_breadcrumb_meta_and_footer():
+    text = (
+        "某市人民政府\n当前位置:首页 > 新闻\n平武县巩固脱贫成果综述\n发布时间:2021-11-02 来源:平武县乡村振兴局\n打印\n"
+        f"{BODY}\n主办单位:平武县乡村振兴局\n地址:某路1号 邮编:622550\n蜀ICP备12345678号-1\n川公网安备 51000000000000号"
+    )
+    doc = stage_one(text.encode(), "portal_text", "utf-8", "a.txt")
+    assert doc["title"] == "平武县巩固脱贫成果综述"
+    assert doc["published_date"] == date(2021, 11, 2)
+    assert doc["publisher"] == "平武县乡村振兴局"
+    assert doc["region_name"] == "平武县" and doc["region_code"] == "510727"
+    assert "ICP" not in doc["text"] and "邮编" not in doc["text"] and doc["text"].endswith(BODY)
+
+
+def test_word_export_bookmarks_page_footers_and_two_line_title():
+    text = f" 四川平武：扎实推进巩固拓展脱贫攻坚成果\n同乡村振兴有效衔接\n\n[bookmark: _GoBack]{BODY}\n\n— - 1 - —\n"
+    doc = stage_one(text.encode(), "word_text", "utf-8", "a.txt")
+    assert doc["title"] == "四川平武：扎实推进巩固拓展脱贫攻坚成果同乡村振兴有效衔接"
+    assert "bookmark" not in doc["text"] and "- 1 -" not in doc["text"]
+    assert doc["region_name"] == "平武县"
+
+
+def test_html_page_drops_scripts_navigation_and_keeps_table_rows():
+    page = (
+        "<html><head><title>某省衔接资金</title><script>var x=1;</script><style>p{}</style></head><body>"
+        "<nav><a>首页</a><a>新闻</a></nav><div class='breadcrumb'>首页 &gt; 新闻</div><h1>云南省衔接资金下达</h1>"
+        f"<p>{BODY}</p><table><tr><th>州市</th><th>金额(万元)</th></tr><tr><td>昭通市</td><td>3200</td></tr></table>"
+        "<footer>滇ICP备000号</footer></body></html>"
+    )
+    doc = stage_one(page.encode(), "html", "utf-8", "a.html")
+    assert doc["title"] == "云南省衔接资金下达"
+    assert "var x" not in doc["text"] and "首页" not in doc["text"] and "ICP" not in doc["text"]
+    assert "州市\t金额(万元)\n昭通市\t3200" in doc["text"]
+
+
+def test_docx_paragraphs_and_tables_in_document_order():
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("平武县2023年巩固脱贫成果报告")
+    d.add_paragraph(BODY)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "指标", "数量"
+    table.cell(1, 0).text, table.cell(1, 1).text = "公益性岗位", "320个"
+    d.add_paragraph("结尾段落，继续推进乡村振兴各项工作落地见效。")
+    buf = io.BytesIO()
+    d.save(buf)
+    doc = stage_one(buf.getvalue(), "docx", None, "a.docx")
+    lines = doc["text"].split("\n")
+    assert lines[0] == "平武县2023年巩固脱贫成果报告"
+    assert lines[2:] == [
+        BODY,
+        "指标\t数量",
+        "公益性岗位\t320个",
+        "结尾段落，继续推进乡村振兴各项工作落地见效。",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "encoding", "reason"),
+    [
+        (b"\x81\x20", "text", None, "undecodable"),
+        (b"---\ntitle: x\n", "jekyll", "utf-8", "front matter not closed"),
+        ("标题\n短。".encode(), "text", "utf-8", "not a report"),
+        (b"%PDF", "unsupported", None, "unsupported format"),
+        (b"PK\x03\x04broken", "docx", None, "unreadable .docx"),
+    ],
+)
+def test_bad_documents_raise_with_a_reason(content, fmt, encoding, reason):
+    with pytest.raises(DocumentError, match=reason):
+        stage_one(content, fmt, encoding, "x")
+
+
+def test_normalize_folds_full_width_digits_but_keeps_chinese_punctuation():
+    assert normalize("投入１２３．４万元，占比５０％。") == "投入123.4万元，占比50%。"
+    assert normalize("ldquo;好书记rdquo;") == "“好书记”"
+
+
+@given(st.text(max_size=300))
+def test_normalize_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once

@@ -1,0 +1,50 @@
+"""The README's set-up commands and CLI stay true."""
+
+import re
+import subprocess
+import sys
+
+from conftest import PROJECT
+
+README = (PROJECT / "README.md").read_text(encoding="utf-8")
+MAKEFILE = (PROJECT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_readme_names_the_two_setup_commands_and_they_exist():
+    assert "make run" in README and "make test" in README
+    targets = set(re.findall(r"^([a-z]+):", MAKEFILE, re.M))
+    assert {"run", "test", "install"} <= targets
+    assert re.search(
+        r"^run: install\n\t.*-m warehouse run --source sample/landing --root data", MAKEFILE, re.M
+    )
+
+
+def test_ci_calls_the_readme_test_command():
+    assert "make test" in (PROJECT / ".ci" / "run").read_text()
+
+
+def test_readme_cli_commands_parse():
+    for command in re.findall(r"^python -m warehouse (\w+)", README, re.M):
+        done = subprocess.run(
+            [sys.executable, "-m", "warehouse", command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_readme_layer_table_matches_the_models():
+    from schemas import MODELS
+
+    for (layer, table), model in MODELS.items():
+        assert f"`{layer}/{table}`" in README and f"`schemas.{model.__name__}`" in README
+
+
+def test_every_dependency_is_pinned():
+    lines = [
+        x for x in (PROJECT / "requirements.lock").read_text().splitlines() if x and not x.startswith("#")
+    ]
+    assert all("==" in x for x in lines)
+    names = {x.split("==")[0].lower().replace("_", "-") for x in lines}
+    assert {"prefect", "polars", "pandera", "pyarrow", "great-expectations", "fastapi"} <= names

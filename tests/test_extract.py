@@ -1,0 +1,160 @@
+"""Extraction rules on sentences written for these tests (not taken from the sample documents)."""
+
+from datetime import date
+
+import pytest
+
+from warehouse.extract import analyze, make_doc
+
+
+def facts_of(
+    body: str, region: str | None = "513400", published: date | None = date(2023, 7, 1), title: str = "标题"
+):
+    row = {
+        "doc_id": "d" * 64,
+        "text": f"{title}\n\n{body}",
+        "region_code": region,
+        "published_date": published,
+        "arrival_date": date(2023, 7, 2),
+    }
+    return analyze(make_doc(row))[1]
+
+
+def pairs(body: str, **kw):
+    return sorted((f["indicator"], f["value"]) for f in facts_of(body, **kw))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "全州累计减贫3.2万户12.5万人。",
+            [("poverty_exit_households", 32000), ("poverty_exit_population", 125000)],
+        ),
+        (
+            "脱贫户人均纯收入由3100元增加到9050元。",
+            [("poor_per_capita_income", 3100), ("poor_per_capita_income", 9050)],
+        ),
+        (
+            "全年新识别纳入监测对象412户1380人。",
+            [("monitored_households_new", 412), ("monitored_population_new", 1380)],
+        ),
+        (
+            "监测对象累计达到2.1万户7.4万人。",
+            [("monitored_households_total", 21000), ("monitored_population_total", 74000)],
+        ),
+        (
+            "已消除风险1.3万户4.6万人，风险消除率64.2%。",
+            [
+                ("risk_eliminated_households", 13000),
+                ("risk_eliminated_population", 46000),
+                ("risk_elimination_rate", 64.2),
+            ],
+        ),
+        (
+            "选派驻村第一书记412名、驻村工作队员1236名。",
+            [("first_secretaries", 412), ("village_team_members", 1236)],
+        ),
+        (
+            "新选派620名第一书记和1800名工作队员进驻。",
+            [("first_secretaries", 620), ("village_team_members", 1800)],
+        ),
+        ("下达衔接推进乡村振兴补助资金8.6亿元。", [("bridging_funds", 860000000)]),
+        ("争取以工代赈项目资金1260万元。", [("work_relief_funds", 12600000)]),
+        ("安排东西部协作资金2.35亿元。", [("east_west_cooperation_funds", 235000000)]),
+        (
+            "新增发放脱贫人口小额信贷3.4亿元，累计发放小额信贷28.7亿元。",
+            [("microcredit_cumulative", 2870000000), ("microcredit_new", 340000000)],
+        ),
+        ("开发公益性岗位5600个。", [("public_welfare_jobs", 5600)]),
+        ("确定乡村振兴重点帮扶村86个。", [("key_assistance_villages", 86)]),
+        ("全州有11个国家乡村振兴重点帮扶县。", [("key_assistance_counties", 11)]),
+        ("农村低保标准提高到4800元。", [("subsistence_allowance_standard", 4800)]),
+        ("完成农村危房改造3260户。", [("dilapidated_houses_renovated", 3260)]),
+        ("累计完成2.2万人易地扶贫搬迁。", [("relocated_population", 22000)]),
+        ("全州脱贫劳动力务工就业31.6万人。", [("employed_poverty_labor", 316000)]),
+        ("纳入农村低保和特困供养8900人。", [("social_assistance_population", 8900)]),
+        ("落实产业发展资金4.2亿元。", [("industry_development_funds", 420000000)]),
+        ("消费帮扶销售帮扶产品金额达6.3亿元。", [("consumption_assistance_sales", 630000000)]),
+        ("组织2.4万名网格员开展排查。", [("grid_workers", 24000)]),
+        ("今年防返贫监测收入标准确定为6800元。", [("monitoring_income_threshold", 6800)]),
+    ],
+)
+def test_indicator_cues(body, expected):
+    got = pairs(body)
+    assert [k for k, _ in got] == sorted(k for k, _ in expected)
+    assert [v for _, v in got] == pytest.approx([v for _, v in sorted(expected)])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "计划新增公益性岗位3000个。",  # plan
+        "力争全年脱贫人口务工就业达到30万人。",  # target
+        "培训驻村第一书记和工作队员1.2万人次。",  # training, person-times
+        "集中培训驻村工作队员3600人。",  # training count
+        "脱贫人口人均纯收入同比增长12.3%。",  # growth rate
+        "联系电话：0837-2345678，邮编：624000。",  # phone, postcode
+        "根据〔2022〕15号文件第十二条规定执行。",  # document and article numbers
+        "82岁的脱贫户王某月收入2000元。",  # one family's income, age
+        "农村劳动力转移就业26.8万人。",  # all rural labour, not poverty-exit labour
+        "每个重点帮扶村按不低于100万元标准安排。",  # per-village standard
+        "招引企业落地5家，到位投资3.6亿元。",  # investment attracted
+        "打造乡村振兴示范村52个。",  # demonstration villages
+    ],
+)
+def test_numbers_that_are_not_facts(body):
+    assert facts_of(body) == []
+
+
+def test_subset_clause_inherits_the_indicator_and_names_its_own_region():
+    facts = facts_of("全州确定乡村振兴重点帮扶村120个，其中，西昌市45个。")
+    assert [(f["value"], f["region_name"]) for f in facts] == [(120, "凉山彝族自治州"), (45, "西昌市")]
+
+
+def test_region_is_the_nearest_place_before_the_number_else_the_document_region():
+    facts = facts_of("2022年，盐源县到位衔接资金2.1亿元，全州到位衔接资金30.5亿元。")
+    assert [(f["value"], f["region_name"]) for f in facts] == [(2.1e8, "盐源县"), (3.05e9, "凉山彝族自治州")]
+
+
+def test_national_figures_quoted_for_context():
+    (fact,) = facts_of("全国累计发放脱贫人口小额信贷9000亿元。")
+    assert (fact["region_name"], fact["region_code"]) == ("全国", "000000")
+
+
+@pytest.mark.parametrize(
+    ("body", "years"),
+    [
+        ("贫困人口人均纯收入从2014年的2800元增加到2020年的9100元。", [2014, 2020]),
+        ("去年开发公益性岗位2100个。", [2022]),
+        ("截至6月底，新增小额信贷2.2亿元。", [2023]),
+        ("2021年开发公益性岗位900个。全县开发公益性岗位1100个。", [2021, 2021]),
+        ("全县开发公益性岗位1100个。", [2023]),
+    ],
+)
+def test_years(body, years):
+    assert [f["year"] for f in facts_of(body)] == years
+
+
+def test_undated_document_takes_the_latest_year_it_names():
+    assert [f["year"] for f in facts_of("2022年度考核以后，今年开发公益性岗位70个。", published=None)] == [
+        2022
+    ]
+
+
+def test_traditional_characters_are_read_and_offsets_stay_on_the_staged_text():
+    body = "今年以來，全縣新識別納入監測對象230戶780人，開發公益性崗位1500個。"
+    facts = facts_of(body, region="410225")
+    assert sorted(f["indicator"] for f in facts) == [
+        "monitored_households_new",
+        "monitored_population_new",
+        "public_welfare_jobs",
+    ]
+    text = f"标题\n\n{body}"
+    for f in facts:
+        assert text[f["char_start"] : f["char_end"]] == f["mention"] and f["mention"] in f["evidence"]
+        assert f["region_name"] == "兰考县"
+
+
+def test_repeated_figure_is_one_fact():
+    assert len(facts_of("确定重点帮扶村42个。针对42个重点帮扶村编制规划。")) == 1

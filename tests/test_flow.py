@@ -1,0 +1,29 @@
+"""The one integration test under a real (temporary) Prefect API."""
+
+import pytest
+from conftest import SAMPLE
+
+from warehouse import pipeline, storage
+
+pytestmark = pytest.mark.prefect
+
+
+def test_run_flow_writes_every_layer(prefect_server, tmp_path):
+    from flows.partition import run_flow
+
+    summaries = run_flow(str(SAMPLE), str(tmp_path))
+    assert len(summaries) == 5
+    assert sum(s["documents"] for s in summaries) == 5
+    assert sum(s["facts"] for s in summaries) > 50
+    for layer, table in pipeline.TABLES:
+        assert storage.read_table(tmp_path, layer, table) is not None
+
+
+def test_partition_flow_task_can_be_called_without_a_server(tmp_path):
+    from flows.partition import clean_task, ingest_task
+
+    files = sorted(str(p) for p in (SAMPLE / "2022-02-09").iterdir())
+    from datetime import date
+
+    batch = ingest_task.fn(files, date(2022, 2, 9), str(SAMPLE), "fn")
+    assert clean_task.fn(batch).staged.height == 1

@@ -1,0 +1,69 @@
+import codecs
+from datetime import date
+
+import pytest
+
+from warehouse.ingest import detect_encoding, detect_format, discover_partitions, read_raw
+
+TEXT = "今年以来，全县新识别纳入监测对象120户。"
+
+
+def test_date_folders_are_partitions_and_loose_files_take_the_default_date(tmp_path):
+    (tmp_path / "2024-03-01").mkdir()
+    (tmp_path / "2024-03-01" / "a.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "loose.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / ".hidden").write_text("x")
+    parts = discover_partitions(tmp_path, date(2024, 5, 5))
+    assert {d: [p.name for p in fs] for d, fs in parts.items()} == {
+        date(2024, 3, 1): ["a.txt"],
+        date(2024, 5, 5): ["loose.txt"],
+    }
+
+
+def test_missing_landing_zone_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="landing zone"):
+        discover_partitions(tmp_path / "nope", date(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (TEXT.encode("utf-8"), "utf-8"),
+        (codecs.BOM_UTF8 + TEXT.encode("utf-8"), "utf-8-sig"),
+        (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "utf-16"),
+        (codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), "utf-16"),
+        (TEXT.encode("gb18030"), "gb18030"),
+        (TEXT.encode("gbk"), "gb18030"),
+        (b"\xff\xfe\xfd" * 0 + bytes([0x81, 0x20, 0xFF]), None),
+    ],
+)
+def test_encoding_detection(data, encoding):
+    assert detect_encoding(data) == encoding
+    if encoding:
+        assert data.decode(encoding).lstrip("\ufeff") == TEXT
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt"),
+    [
+        ("a.txt", "---\ntitle: x\n---\n<p>正文</p>", "jekyll"),
+        ("a.html", "<html><body><p>正文</p></body></html>", "html"),
+        ("a.txt", "当前位置:首页\n标题\n来源: 某县乡村振兴局", "portal_text"),
+        ("a.txt", "[bookmark: _GoBack]正文\n— - 1 - —", "word_text"),
+        ("a.txt", "标题\n正文。", "text"),
+        ("a.pdf", "%PDF-1.4", "unsupported"),
+    ],
+)
+def test_format_detection(name, text, fmt):
+    assert detect_format(name, text.encode(), "utf-8") == fmt
+
+
+def test_raw_rows_keep_exact_bytes_and_hash(tmp_path):
+    data = codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le")
+    (tmp_path / "r.txt").write_bytes(data)
+    raw = read_raw([tmp_path / "r.txt"], date(2024, 1, 2), tmp_path)
+    row = raw.row(0, named=True)
+    assert row["content"] == data and row["size_bytes"] == len(data) and row["encoding"] == "utf-16"
+    import hashlib
+
+    assert row["doc_id"] == hashlib.sha256(data).hexdigest() and row["source_path"] == "r.txt"

@@ -1,0 +1,81 @@
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+
+from schemas import CuratedIndicator
+from warehouse import validate
+
+DAY = date(2024, 1, 2)
+GOOD = {
+    "fact_id": "f1",
+    "doc_id": "a" * 64,
+    "source_file": "a.txt",
+    "arrival_date": DAY,
+    "published_date": date(2023, 12, 1),
+    "indicator": "first_secretaries",
+    "value": 254.0,
+    "unit": "person",
+    "region_code": "510600",
+    "region_name": "德阳市",
+    "year": 2021,
+    "evidence": "选派第一书记254人。",
+    "char_start": 10,
+    "char_end": 14,
+    "mention": "254人",
+    "approximate": False,
+    "range_role": None,
+    "rule": "r",
+    "extractor_version": "v",
+}
+FACT_SCHEMA = {k: v for k, v in pl.DataFrame([GOOD]).schema.items()} | {"range_role": pl.String}
+
+
+def facts(*changes):
+    rows = [GOOD | {"fact_id": f"f{i}"} | c for i, c in enumerate(changes)]
+    return pl.DataFrame(rows, schema=FACT_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"indicator": "no_such_code"}, "indicator:isin"),
+        ({"unit": "household"}, "unit_is_catalog_unit"),
+        ({"value": -5.0}, "value:greater_than_or_equal_to"),
+        ({"region_code": "999999"}, "region_code_in_gazetteer"),
+        ({"region_name": "中江县"}, "region_code_in_gazetteer"),
+        ({"year": 1800}, "year:greater_than_or_equal_to"),
+        ({"evidence": "另一句话。"}, "evidence_contains_mention"),
+        ({"char_end": 20}, "span_matches_mention"),
+    ],
+)
+def test_bad_fact_goes_to_quarantine_with_the_failing_check(change, reason):
+    df = facts({}, change)
+    valid, reasons = validate.split_valid(df, CuratedIndicator)
+    assert valid["fact_id"].to_list() == ["f0"]
+    assert list(reasons) == [1] and reason in reasons[1]
+    q = validate.quarantine_rows(
+        df, reasons, layer="curated", table="indicators", run_id="r", arrival_date=DAY
+    )
+    assert q["reason"].to_list() == [reasons[1]] and json.loads(q["record"][0])["fact_id"] == "f1"
+    validate.validate_quarantine(q)
+
+
+def test_duplicate_fact_ids_are_quarantined():
+    df = facts({}, {"fact_id": "f0"})
+    valid, reasons = validate.split_valid(df, CuratedIndicator)
+    assert valid.height == 0 and all("fact_id:field_uniqueness" in r for r in reasons.values())
+
+
+def test_missing_column_or_wrong_type_fails_the_batch_loudly():
+    with pytest.raises(validate.ContractError, match="missing"):
+        validate.split_valid(facts({}).drop("evidence"), CuratedIndicator)
+    with pytest.raises(validate.ContractError, match="wrong types"):
+        validate.split_valid(facts({}).with_columns(pl.col("year").cast(pl.String)), CuratedIndicator)
+
+
+def test_orphan_rows_are_named():
+    assert validate.orphan_reasons(facts({}), "doc_id", {"b" * 64}, "staged/documents") == {
+        0: "orphan doc_id: not in staged/documents"
+    }
