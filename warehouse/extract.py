@@ -24,8 +24,8 @@ import zhconv
 from warehouse import EXTRACTOR_VERSION, catalog, regions
 from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 
-SENTENCE_END = "。！？!?；;\n"
-CLAUSE_END = SENTENCE_END + "，,：:"
+SENTENCE_END = "。！？!?\n"
+CLAUSE_END = SENTENCE_END + "；;，,：:"
 PAIR_CLASSES = {frozenset({"household", "person"})}
 _CONTINUATION = re.compile(
     r"^(?:和|及|与|或)?(?:其中)?(?:由|从)?(?:增加|提高|增长|上升|减少|下降|降低|调整|扩大|达)?(?:到|至|为)?"
@@ -35,7 +35,10 @@ _TIME_WORDS = re.compile(
     r"(?:19|20)\d{2}\s*年(?:度|底|末|初)?(?:以来)?的?|截至(?:目前|当前|\d{1,2}月(?:底|末|上旬|中旬|下旬)?)"
 )
 _SUBSET = re.compile(r"其中|就占|占|包括|含")
-_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国")
+_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国|中央财政|中央预算内")
+_APPOSITIVE = re.compile(
+    r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
+)  # 作为全省…最多的市: not the subject
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?!龄)")
 _RELATIVE = {
     "今年": 0,
@@ -68,7 +71,8 @@ class Doc:
     text: str  # staged clean text (offsets refer to it)
     view: str  # same length, traditional characters simplified
     region_code: str | None
-    ref_year: int | None
+    ref_year: int | None  # the year 今年 refers to
+    default_year: int | None  # the year of figures whose text names none
     sentences: list[tuple[int, int]]
 
 
@@ -92,12 +96,23 @@ def spans(text: str, ends: str) -> list[tuple[int, int]]:
 
 
 def reference_year(view: str, published: date | None, arrival: date | None) -> int | None:
-    """The publication year; for undated documents the latest year the text names (not after arrival)."""
+    """The year 今年 means: the publication year; for undated documents the latest year the text names."""
     if published:
         return published.year
     limit = arrival.year if arrival else 2100
     years = [int(y) for y in _YEAR.findall(view) if int(y) <= limit]
     return max(years) if years else None
+
+
+def default_year(view: str, ref_year: int | None) -> int | None:
+    """The year a report covers when a figure's clause and paragraph name none: the year the text names most
+    often (ties: the latest) up to the reference year, else the reference year. An annual review published
+    in January names the past year throughout."""
+    counts: dict[int, int] = {}
+    for y in (int(y) for y in _YEAR.findall(view)):
+        if ref_year is None or y <= ref_year:
+            counts[y] = counts.get(y, 0) + 1
+    return max(counts, key=lambda y: (counts[y], y)) if counts else ref_year
 
 
 def region_refs(doc_view: str, doc_region: str | None) -> list[Ref]:
@@ -116,15 +131,16 @@ def region_refs(doc_view: str, doc_region: str | None) -> list[Ref]:
             if not codes:
                 continue
         refs.append(Ref(m.start, m.end, code=regions.pick(codes, context)))
+    asides = [a.span() for a in _APPOSITIVE.finditer(doc_view)]
     for c in _COREF.finditer(doc_view):
         code = _resolve_coref(c.group(0), doc_region)
-        if code:
+        if code and not any(lo <= c.start() < hi for lo, hi in asides):
             refs.append(Ref(c.start(), c.end(), code=code))
     return sorted(refs, key=lambda r: r.start)
 
 
 def _resolve_coref(word: str, doc_region: str | None) -> str | None:
-    if word in {"全国", "我国"}:
+    if word in {"全国", "我国", "中央财政", "中央预算内"}:
         return regions.NATIONAL
     if not doc_region or doc_region == regions.NATIONAL:
         return None
@@ -290,7 +306,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         year_ref = nearest_before(yr_refs, s_lo, m.start)
         if year_ref is None:
             year_ref = nearest_before(yr_refs, p_lo, s_lo)
-        year = year_ref.year if year_ref else doc.ref_year
+        year = year_ref.year if year_ref else doc.default_year
         fid = fact_id(doc.doc_id, indicator, region_code, year, m.value)
         if fid in seen:
             continue
@@ -324,7 +340,8 @@ def make_doc(row: dict[str, Any]) -> Doc:
         text=row["text"],
         view=view,
         region_code=row["region_code"],
-        ref_year=reference_year(view, row["published_date"], row["arrival_date"]),
+        ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"])),
+        default_year=default_year(view, ref),
         sentences=spans(view, SENTENCE_END),
     )
 
