@@ -158,3 +158,28 @@ def test_traditional_characters_are_read_and_offsets_stay_on_the_staged_text():
 
 def test_repeated_figure_is_one_fact():
     assert len(facts_of("确定重点帮扶村42个。针对42个重点帮扶村编制规划。")) == 1
+
+
+def test_table_with_caption_unit_and_year_columns():
+    body = (
+        "表2  重点帮扶县衔接资金到位情况\n单位：万元\n县\t2021年\t2022年\t增幅（%）\n"
+        "盐源县\t21500\t23800\t10.7\n木里藏族自治县\t18200\t19100\t4.9"
+    )
+    got = sorted((f["region_name"], f["year"], f["value"], f["indicator"]) for f in facts_of(body))
+    assert got == [
+        ("木里藏族自治县", 2021, 1.82e8, "bridging_funds"),
+        ("木里藏族自治县", 2022, 1.91e8, "bridging_funds"),
+        ("盐源县", 2021, 2.15e8, "bridging_funds"),
+        ("盐源县", 2022, 2.38e8, "bridging_funds"),
+    ]
+
+
+def test_table_with_unit_column_skips_target_column():
+    body = "2022年主要指标\n序号\t指标\t单位\t年度目标\t完成值\n1\t开发公益性岗位\t个\t1500\t1620\n2\t新增小额信贷\t万元\t5000\t6150"
+    facts = facts_of(body)
+    assert sorted((f["indicator"], f["value"]) for f in facts) == [
+        ("microcredit_new", 61500000.0),
+        ("public_welfare_jobs", 1620.0),
+    ]
+    text = f"标题\n\n{body}"
+    assert all(text[f["char_start"] : f["char_end"]] == f["mention"] for f in facts)

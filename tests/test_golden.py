@@ -47,4 +47,4 @@ def test_golden_scores_do_not_regress(golden_root):
     facts = storage.read_table(golden_root, "curated", "indicators")
     result = evaluate.score_table(facts, evaluate.load_gold(GOLDEN / "gold.jsonl"))
     print(result.summary())
-    assert result.f1 >= 0.85 and result.region_accuracy >= 0.80 and result.year_accuracy >= 0.75
+    assert result.f1 >= 0.90 and result.region_accuracy >= 0.95 and result.year_accuracy >= 0.85

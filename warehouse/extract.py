@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import zhconv
 
-from warehouse import EXTRACTOR_VERSION, catalog, regions
+from warehouse import EXTRACTOR_VERSION, catalog, regions, tables
 from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 
 SENTENCE_END = "。！？!?\n"
@@ -282,10 +282,13 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     yr_refs = time_refs(doc.view, doc.ref_year)
     paragraphs = spans(doc.view, "\n")
     facts: list[dict[str, Any]] = []
+    cells = tables.table_cells(doc.view, tables.place_index(doc.view))
+    rows = {c.row for c in cells}
+    in_table = {i for i, m in enumerate(qs) if any(lo <= m.start < hi for lo, hi in rows)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
     seen: set[str] = set()
-    for m, ctx in zip(qs, contexts, strict=True):
-        if m.unit_class not in FACT_CLASSES:
+    for i, (m, ctx) in enumerate(zip(qs, contexts, strict=True)):
+        if m.unit_class not in FACT_CLASSES or i in in_table:
             continue
         s_lo, s_hi = ctx.sentence
         sentence = doc.view[s_lo:s_hi]
@@ -299,38 +302,59 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
                     break
         if found is None:
             continue
-        indicator, rule = found
-        last_in_sentence.setdefault(ctx.sentence, []).append((m, indicator))
+        last_in_sentence.setdefault(ctx.sentence, []).append((m, found[0]))
         region = nearest_before(reg_refs, s_lo, m.start)
         region_code = region.code if region else doc.region_code
         year_ref = nearest_before(yr_refs, s_lo, m.start)
         if year_ref is None:
             year_ref = nearest_before(yr_refs, p_lo, s_lo)
         year = year_ref.year if year_ref else doc.default_year
-        fid = fact_id(doc.doc_id, indicator, region_code, year, m.value)
-        if fid in seen:
+        fact = _fact(doc, m, found, region_code, year, ctx.sentence)
+        if fact["fact_id"] in seen:
             continue
-        seen.add(fid)
-        facts.append(
-            {
-                "fact_id": fid,
-                "indicator": indicator,
-                "value": float(m.value),
-                "unit": catalog.indicators()[indicator].unit,
-                "region_code": region_code,
-                "region_name": regions.name_of(region_code) if region_code else None,
-                "year": year,
-                "evidence": doc.text[s_lo:s_hi].strip(),
-                "char_start": m.start,
-                "char_end": m.end,
-                "mention": doc.text[m.start : m.end],
-                "approximate": m.approximate,
-                "range_role": m.range_role,
-                "rule": rule,
-                "extractor_version": EXTRACTOR_VERSION,
-            }
-        )
+        seen.add(fact["fact_id"])
+        facts.append(fact)
+    for cell in cells:
+        lo, hi = cell.row
+        ctx = Context(cell.own_label, cell.label, "", cell.row, None, False)
+        found = classify(cell.mention, ctx, doc.view[lo:hi], cell.label)
+        if found is None:
+            continue
+        region_code = cell.region or doc.region_code
+        year = cell.year or doc.default_year
+        fact = _fact(doc, cell.mention, found, region_code, year, cell.row)
+        if fact["fact_id"] not in seen:
+            seen.add(fact["fact_id"])
+            facts.append(fact)
     return mentions, facts
+
+
+def _fact(
+    doc: Doc,
+    m: Mention,
+    found: tuple[str, str],
+    region_code: str | None,
+    year: int | None,
+    span: tuple[int, int],
+) -> dict[str, Any]:
+    indicator, rule = found
+    return {
+        "fact_id": fact_id(doc.doc_id, indicator, region_code, year, m.value),
+        "indicator": indicator,
+        "value": float(m.value),
+        "unit": catalog.indicators()[indicator].unit,
+        "region_code": region_code,
+        "region_name": regions.name_of(region_code) if region_code else None,
+        "year": year,
+        "evidence": doc.text[span[0] : span[1]].strip(),
+        "char_start": m.start,
+        "char_end": m.end,
+        "mention": doc.text[m.start : m.end],
+        "approximate": m.approximate,
+        "range_role": m.range_role,
+        "rule": rule,
+        "extractor_version": EXTRACTOR_VERSION,
+    }
 
 
 def make_doc(row: dict[str, Any]) -> Doc:
