@@ -119,9 +119,10 @@ def table_cells(view: str, place_codes: dict[str, str]) -> list[TableCell]:
                 if unit_class not in FACT_CLASSES:
                     continue
                 start = offsets[i] + cell.index(text)
-                (num,) = [m for m in find_mentions(text)][:1] or [None]
-                if num is None:
+                found = find_mentions(text)
+                if not found:
                     continue
+                num = found[0]
                 value = num.number if unit_class == "percent" else num.number * scale
                 m = Mention(
                     start,
