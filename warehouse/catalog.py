@@ -94,5 +94,11 @@ def exclusions() -> tuple[Exclusion, ...]:
     return tuple(out)
 
 
+@cache
+def cues_for(unit_class: str) -> tuple[Cue, ...]:
+    """The cues whose indicator a mention of this unit class can express."""
+    return tuple(c for c in cues() if unit_class in unit_classes(c.indicator))
+
+
 def unit_classes(indicator_code: str) -> frozenset[str]:
     return UNIT_COMPAT[indicators()[indicator_code].unit]

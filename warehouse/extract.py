@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -76,8 +77,17 @@ class Doc:
     sentences: list[tuple[int, int]]
 
 
+@cache
+def _traditional_chars() -> frozenset[str]:
+    from zhconv import zhconv as table
+
+    return frozenset(k for k, v in table.getdict("zh-cn").items() if len(k) == 1 and v != k)
+
+
 def simplified_view(text: str) -> str:
     """Traditional → simplified, character for character, so offsets into `text` stay valid."""
+    if _traditional_chars().isdisjoint(text):
+        return text
     converted = zhconv.convert(text, "zh-cn")
     if len(converted) == len(text):
         return converted
@@ -115,9 +125,8 @@ def default_year(view: str, ref_year: int | None) -> int | None:
     return max(counts, key=lambda y: (counts[y], y)) if counts else ref_year
 
 
-def region_refs(doc_view: str, doc_region: str | None) -> list[Ref]:
+def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str | None) -> list[Ref]:
     """Place names (short names only when unambiguous in this document) and 全市/我县-style references."""
-    found = regions.find_region_names(doc_view)
     full_codes = {c for m in found if not m.is_alias for c in m.codes}
     context = [doc_region] if doc_region else []
     province = regions.province_of(doc_region) if doc_region else None
@@ -247,9 +256,7 @@ def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[s
     """(indicator, cue pattern) for a mention, or None. A cue's `requires` is looked for in the paragraph."""
     probe = ctx.left + "§" + ctx.right
     candidates = []
-    for cue in catalog.cues():
-        if m.unit_class not in catalog.unit_classes(cue.indicator):
-            continue
+    for cue in catalog.cues_for(m.unit_class or ""):
         hit = cue.pattern.search(probe)
         if hit and (cue.requires is None or cue.requires.search(paragraph)):
             candidates.append((-cue.priority, len(hit.group(0)), cue.indicator, cue.pattern.pattern))
@@ -278,11 +285,12 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     mentions = find_mentions(doc.view)
     qs = [m for m in mentions if m.kind == "quantity"]
     contexts = build_contexts(doc, qs)
-    reg_refs = region_refs(doc.view, doc.region_code)
+    found = regions.find_region_names(doc.view)
+    reg_refs = region_refs(doc.view, found, doc.region_code)
     yr_refs = time_refs(doc.view, doc.ref_year)
     paragraphs = spans(doc.view, "\n")
     facts: list[dict[str, Any]] = []
-    cells = tables.table_cells(doc.view, tables.place_index(doc.view))
+    cells = tables.table_cells(doc.view, tables.place_index(found))
     rows = {c.row for c in cells}
     in_table = {i for i, m in enumerate(qs) if any(lo <= m.start < hi for lo, hi in rows)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}

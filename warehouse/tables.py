@@ -147,8 +147,6 @@ def table_cells(view: str, place_codes: dict[str, str]) -> list[TableCell]:
     return out
 
 
-def place_index(view: str) -> dict[str, str]:
-    """Full region names that appear in the text, mapped to their codes (for row labels)."""
-    return {
-        m.surface: m.codes[0] for m in regions.find_region_names(view) if not m.is_alias and len(m.codes) == 1
-    }
+def place_index(found: list[regions.RegionMatch]) -> dict[str, str]:
+    """Full region names found in the text, mapped to their codes (for row labels)."""
+    return {m.surface: m.codes[0] for m in found if not m.is_alias and len(m.codes) == 1}
