@@ -285,12 +285,12 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     mentions = find_mentions(doc.view)
     qs = [m for m in mentions if m.kind == "quantity"]
     contexts = build_contexts(doc, qs)
-    found = regions.find_region_names(doc.view)
-    reg_refs = region_refs(doc.view, found, doc.region_code)
+    places = regions.find_region_names(doc.view)
+    reg_refs = region_refs(doc.view, places, doc.region_code)
     yr_refs = time_refs(doc.view, doc.ref_year)
     paragraphs = spans(doc.view, "\n")
     facts: list[dict[str, Any]] = []
-    cells = tables.table_cells(doc.view, tables.place_index(found))
+    cells = tables.table_cells(doc.view, tables.place_index(places))
     rows = {c.row for c in cells}
     in_table = {i for i, m in enumerate(qs) if any(lo <= m.start < hi for lo, hi in rows)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
