@@ -133,6 +133,11 @@ class Mention:
     kind: str  # quantity, year, date, ordinal, code
 
 
+def base_value(number: float, multiplier: float, unit_class: str | None) -> float:
+    """The value in the base unit: percentages stay as written, everything else takes its multiplier."""
+    return number if unit_class == "percent" else number * multiplier
+
+
 def parse_chinese_number(text: str) -> float:
     """Value of a Chinese numeral: 一百二十 → 120, 两千 → 2000, 三点一六亿 → 3.16e8, 二〇二一 → 2021."""
     mult = 1.0
@@ -222,7 +227,7 @@ def find_mentions(text: str) -> list[Mention]:
         approx = bool(m.group("ap1") or m.group("ap2")) or bool(_APPROX_BEFORE.search(text[: m.start()]))
         approx = approx or bool(_APPROX_AFTER.match(text, m.end()))
         kind = _kind(text, m, unit)
-        value = number if unit_class == "percent" else number * mult
+        value = base_value(number, mult, unit_class)
         out.append(
             Mention(m.start(), m.end(), m.group(0), number, mult, unit, unit_class, value, approx, None, kind)
         )
@@ -237,6 +242,6 @@ def _link_ranges(text: str, mentions: list[Mention]) -> list[Mention]:
             if high.kind != "quantity" or low.surface.startswith("0"):
                 continue
             low.multiplier, low.unit, low.unit_class = high.multiplier, high.unit, high.unit_class
-            low.value = low.number if low.unit_class == "percent" else low.number * low.multiplier
+            low.value = base_value(low.number, low.multiplier, low.unit_class)
             low.range_role, high.range_role = "low", "high"
     return mentions

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from warehouse import regions
-from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
+from warehouse.numbers import FACT_CLASSES, Mention, base_value, find_mentions
 
 _UNIT = r"(万元|亿元|千元|元|万人|万户|人|户|个|%|名)"
 _CAPTION_UNIT = re.compile(r"单位[:：]\s*" + _UNIT)
@@ -44,6 +45,7 @@ class TableCell:
     row: tuple[int, int]  # span of the row line
 
 
+@cache
 def unit_scale(unit: str) -> tuple[float, str | None]:
     (m,) = find_mentions("1" + unit)
     return m.value, m.unit_class
@@ -123,7 +125,7 @@ def table_cells(view: str, place_codes: dict[str, str]) -> list[TableCell]:
                 if not found:
                     continue
                 num = found[0]
-                value = num.number if unit_class == "percent" else num.number * scale
+                value = base_value(num.number, scale, unit_class)
                 m = Mention(
                     start,
                     start + len(text),
