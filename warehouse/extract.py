@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -27,6 +28,7 @@ from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 
 SENTENCE_END = "。！？!?\n"
 CLAUSE_END = SENTENCE_END + "；;，,：:"
+_CLAUSE_BREAK = re.compile(f"[{re.escape(CLAUSE_END)}]")
 PAIR_CLASSES = {frozenset({"household", "person"})}
 _CONTINUATION = re.compile(
     r"^(?:和|及|与|或)?(?:其中)?(?:由|从)?(?:增加|提高|增长|上升|减少|下降|降低|调整|扩大|达)?(?:到|至|为)?"
@@ -95,11 +97,11 @@ def simplified_view(text: str) -> str:
 
 
 def spans(text: str, ends: str) -> list[tuple[int, int]]:
+    """Pieces of `text` each ending with one of the characters `ends` (the last may end without)."""
     out, start = [], 0
-    for i, ch in enumerate(text):
-        if ch in ends:
-            out.append((start, i + 1))
-            start = i + 1
+    for m in re.finditer(f"[{re.escape(ends)}]", text):
+        out.append((start, m.end()))
+        start = m.end()
     if start < len(text):
         out.append((start, len(text)))
     return out
@@ -215,19 +217,19 @@ def _compatible(a: Mention, b: Mention) -> bool:
 def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
     """Left and right contexts of each quantity; `qs` are in text order."""
     view, out = doc.view, []
+    breaks = [b.start() for b in _CLAUSE_BREAK.finditer(view)]
     sent_iter = iter(doc.sentences)
     sent = next(sent_iter, (0, len(view)))
     for i, m in enumerate(qs):
         while m.start >= sent[1]:
             sent = next(sent_iter, (sent[1], len(view)))
-        clause_lo = max((view.rfind(c, sent[0], m.start) + 1 for c in CLAUSE_END), default=sent[0])
-        clause_lo = max(clause_lo, sent[0])
+        k = bisect_left(breaks, m.start)  # clause breaks before the quantity: breaks[:k]
+        clause_lo = max(breaks[k - 1] + 1, sent[0]) if k else sent[0]
         prev = i - 1 if i > 0 and qs[i - 1].start >= sent[0] else None
         lo = max(clause_lo, qs[prev].end) if prev is not None else clause_lo
         own = view[lo : m.start]
-        clause_hi = min(
-            (j for j in (view.find(c, m.end, sent[1]) for c in CLAUSE_END) if j >= 0), default=sent[1]
-        )
+        k = bisect_left(breaks, m.end)
+        clause_hi = min(breaks[k], sent[1]) if k < len(breaks) else sent[1]
         follows = prev is not None and qs[prev].end >= clause_lo
         out.append(Context(own, own, _masked(view, m.end, clause_hi, qs), sent, prev, follows))
     for i, ctx in enumerate(out):  # inherit left context along pairs and continuations

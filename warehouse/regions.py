@@ -59,8 +59,8 @@ def short_name(region: Region) -> str | None:
 
 
 @cache
-def _name_index() -> dict[str, list[tuple[str, tuple[str, ...], bool]]]:
-    """First character → [(name, codes, is_alias)], longest names first."""
+def _name_index() -> dict[str, tuple[tuple[str, ...], bool]]:
+    """Every matchable name → (codes, is_alias). Short names that are also full names stay full names."""
     full: dict[str, list[str]] = defaultdict(list)
     alias: dict[str, list[str]] = defaultdict(list)
     stop = stoplist()
@@ -71,32 +71,56 @@ def _name_index() -> dict[str, list[tuple[str, tuple[str, ...], bool]]]:
         s = short_name(r)
         if s and s not in stop:
             alias[s].append(r.code)
-    index: dict[str, list[tuple[str, tuple[str, ...], bool]]] = defaultdict(list)
-    for name, codes in full.items():
-        index[name[0]].append((name, tuple(codes), False))
-    for name, codes in alias.items():
-        if name not in full:
-            index[name[0]].append((name, tuple(codes), True))
-    for entries in index.values():
-        entries.sort(key=lambda e: -len(e[0]))
-    return dict(index)
+    index = {name: (tuple(codes), False) for name, codes in full.items()}
+    index.update({name: (tuple(codes), True) for name, codes in alias.items() if name not in full})
+    return index
+
+
+@cache
+def _by_bigram() -> tuple[re.Pattern[str], dict[str, list[str]]]:
+    """A character class of names' first characters (to jump between candidates at C speed) and the
+    names by their first two characters, longest first. Every name has at least two characters."""
+    by_bigram: dict[str, list[str]] = defaultdict(list)
+    for name in _name_index():
+        by_bigram[name[:2]].append(name)
+    for names in by_bigram.values():
+        names.sort(key=len, reverse=True)
+    first = "".join(sorted({name[0] for name in by_bigram}))
+    return re.compile(f"[{re.escape(first)}]"), dict(by_bigram)
+
+
+def _book_titles(text: str) -> list[tuple[int, int]]:
+    """Spans inside 《…》 (nested titles count as one)."""
+    out, depth, start = [], 0, 0
+    for m in re.finditer("[《》]", text):
+        if m.group() == "《":
+            depth += 1
+            start = m.start() if depth == 1 else start
+        elif depth > 0:
+            depth -= 1
+            if depth == 0:
+                out.append((start, m.end()))
+    if depth > 0:
+        out.append((start, len(text)))
+    return out
 
 
 def find_region_names(text: str) -> list[RegionMatch]:
-    """Every full or short region name in `text`, longest match first, skipping book titles 《…》."""
-    index = _name_index()
-    out: list[RegionMatch] = []
-    depth, i = 0, 0
-    while i < len(text):
-        ch = text[i]
-        depth += ch == "《"
-        depth -= ch == "》" and depth > 0
-        for name, codes, is_alias in index.get(ch, ()) if depth == 0 else ():
+    """Every full or short region name in `text`, the longest at each position, left to right, skipping
+    book titles 《…》."""
+    index, titles, out = _name_index(), _book_titles(text), []
+    first_chars, by_bigram = _by_bigram()
+    resume = 0
+    for c in first_chars.finditer(text):
+        i = c.start()
+        if i < resume or (titles and any(lo <= i < hi for lo, hi in titles)):
+            continue
+        for name in by_bigram.get(text[i : i + 2], ()):
             if text.startswith(name, i):
+                codes, is_alias = index[name]
                 out.append(RegionMatch(i, i + len(name), name, codes, is_alias))
-                i += len(name) - 1
+                resume = i + len(name)
                 break
-        i += 1
     return out
 
 
