@@ -112,6 +112,17 @@ def test_subset_clause_inherits_the_indicator_and_names_its_own_region():
     assert [(f["value"], f["region_name"]) for f in facts] == [(120, "凉山彝族自治州"), (45, "西昌市")]
 
 
+def test_sentence_opening_with_qizhong_continues_the_previous_one():
+    body = "全州新识别监测对象900户3000人。\n\n其中，冕宁县200户700人；盐源县150户520人。"
+    found = [(f["indicator"], f["value"], f["region_name"]) for f in facts_of(body)]
+    assert found[2:] == [
+        ("monitored_households_new", 200, "冕宁县"),
+        ("monitored_population_new", 700, "冕宁县"),
+        ("monitored_households_new", 150, "盐源县"),
+        ("monitored_population_new", 520, "盐源县"),
+    ]
+
+
 def test_region_is_the_nearest_place_before_the_number_else_the_document_region():
     facts = facts_of("2022年，盐源县到位衔接资金2.1亿元，全州到位衔接资金30.5亿元。")
     assert [(f["value"], f["region_name"]) for f in facts] == [(2.1e8, "盐源县"), (3.05e9, "凉山彝族自治州")]
@@ -130,6 +141,9 @@ def test_national_figures_quoted_for_context():
         ("截至6月底，新增小额信贷2.2亿元。", [2023]),
         ("2021年开发公益性岗位900个。全县开发公益性岗位1100个。", [2021, 2021]),
         ("全县开发公益性岗位1100个。", [2023]),
+        ("“十三五”期间，全县累计减贫1.2万人。", [2020]),
+        ("十二五末，全县开发公益性岗位300个。", [2015]),
+        ("“十四五”以来，全县开发公益性岗位640个。", [2023]),
     ],
 )
 def test_years(body, years):

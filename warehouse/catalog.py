@@ -47,14 +47,26 @@ class Exclusion:
     """A context in which a mention is not a fact of `indicator` ('*': of any indicator)."""
 
     indicator: str
-    scope: str  # 'left' (own clause before the number), 'right' (after it) or 'sentence'
+    scope: str  # 'left' (own clause before the number), 'right' (after it), 'lead' (sentence before it) or 'sentence'
     pattern: re.Pattern[str]
     reason: str
 
 
 def _rows(name: str) -> list[dict[str, str]]:
+    """Rows of a bundled CSV, skipping `#` comments. A row with too many or too few fields (a pattern with
+    an unquoted comma) is an error, not a silently truncated rule."""
     with (DATA_DIR / name).open(encoding="utf-8", newline="") as fh:
-        return [row for row in csv.DictReader(fh) if not row[next(iter(row))].startswith("#")]
+        reader = csv.DictReader(fh)
+        rows = []
+        for row in reader:
+            if row[next(iter(row))].startswith("#"):
+                continue
+            if None in row or None in row.values():
+                raise ValueError(
+                    f"{name} line {reader.line_num}: expected {len(reader.fieldnames or [])} fields"
+                )
+            rows.append(row)
+        return rows
 
 
 @cache
@@ -88,7 +100,7 @@ def exclusions() -> tuple[Exclusion, ...]:
     for r in _rows("exclusions.csv"):
         if r["indicator"] != "*" and r["indicator"] not in known:
             raise ValueError(f"exclusions.csv names unknown indicator {r['indicator']!r}")
-        if r["scope"] not in {"left", "right", "sentence"}:
+        if r["scope"] not in {"left", "right", "sentence", "lead"}:
             raise ValueError(f"exclusions.csv: bad scope {r['scope']!r}")
         out.append(Exclusion(r["indicator"], r["scope"], re.compile(r["pattern"]), r["reason"]))
     return tuple(out)

@@ -38,6 +38,7 @@ _TIME_WORDS = re.compile(
     r"(?:19|20)\d{2}\s*年(?:度|底|末|初)?(?:以来)?的?|截至(?:目前|当前|\d{1,2}月(?:底|末|上旬|中旬|下旬)?)"
 )
 _SUBSET = re.compile(r"其中|就占|占|包括|含")
+_SUBSET_OPEN = re.compile(r"\s*其中")
 _COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国|中央财政|中央预算内")
 _APPOSITIVE = re.compile(
     r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
@@ -58,6 +59,18 @@ _RELATIVE = {
 _RELATIVE_RE = re.compile(
     "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"|截至(?:目前|当前|\d{1,2}月)"
 )
+
+
+# five-year plans: "十三五"期间 (2016–2020). Bare 十五 is fifteen unless quoted or followed by a period word.
+_PLAN = re.compile(
+    r"[“\"‘']?(十[一二三四五六]五|十五(?=[”\"’']|期间|时期|以来|规划|末))[”\"’']?(?:期间|时期|以来|末)?"
+)
+
+
+def _plan_end(name: str) -> int:
+    """十五 → 2005, 十一五 → 2010, 十三五 → 2020, 十四五 → 2025."""
+    n = 10 if name == "十五" else 10 + "一二三四五六".index(name[1]) + 1
+    return 1955 + 5 * n
 
 
 @dataclass
@@ -171,6 +184,9 @@ def time_refs(view: str, ref_year: int | None) -> list[Ref]:
             continue
         since = view.startswith("以来", m.end()) or view.startswith("度以来", m.end())
         refs.append(Ref(m.start(), m.end(), year=ref_year if since and ref_year else int(m.group(1))))
+    for m in _PLAN.finditer(view):  # a plan period: its last year, or the report year while it runs
+        end = _plan_end(m.group(1))
+        refs.append(Ref(m.start(), m.end(), year=min(end, ref_year) if ref_year else end))
     if ref_year is not None:
         for m in _RELATIVE_RE.finditer(view):
             refs.append(Ref(m.start(), m.end(), year=ref_year + _RELATIVE.get(m.group(0), 0)))
@@ -196,6 +212,7 @@ class Context:
     sentence: tuple[int, int]
     prev: int | None  # index of the previous quantity in the same sentence
     follows: bool  # the previous quantity is in the same clause (own_left starts right after it)
+    lead: str = ""  # the sentence up to the quantity
 
 
 def _masked(view: str, lo: int, hi: int, mentions: list[Mention]) -> str:
@@ -231,7 +248,8 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         k = bisect_left(breaks, m.end)
         clause_hi = min(breaks[k], sent[1]) if k < len(breaks) else sent[1]
         follows = prev is not None and qs[prev].end >= clause_lo
-        out.append(Context(own, own, _masked(view, m.end, clause_hi, qs), sent, prev, follows))
+        right = _masked(view, m.end, clause_hi, qs)
+        out.append(Context(own, own, right, sent, prev, follows, view[sent[0] : m.start]))
     for i, ctx in enumerate(out):  # inherit left context along pairs and continuations
         tail = ctx.own_left
         if ctx.follows:
@@ -239,7 +257,7 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
                 -1
             ]  # 1088名第一书记和2425名…: the noun before 和 is the previous one's
             ctx.own_left = tail
-        tail = _TIME_WORDS.sub("", tail).replace("的", "")
+        tail = _RELATIVE_RE.sub("", _TIME_WORDS.sub("", tail)).replace("的", "")
         if ctx.prev is not None and _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
             ctx.left = out[ctx.prev].left + tail
     for i in range(
@@ -270,7 +288,12 @@ def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[s
 
 def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
     """The reason a mention is not a fact of `indicator`, or None."""
-    scopes = {"left": ctx.own_left, "right": ctx.right.split("#", 1)[0], "sentence": sentence}
+    scopes = {
+        "left": ctx.own_left,
+        "right": ctx.right.split("#", 1)[0],
+        "lead": ctx.lead,
+        "sentence": sentence,
+    }
     for ex in catalog.exclusions():
         if ex.indicator in ("*", indicator) and ex.pattern.search(scopes[ex.scope]):
             return ex.reason
@@ -280,6 +303,14 @@ def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
 def fact_id(doc_id: str, indicator: str, region_code: str | None, year: int | None, value: float) -> str:
     key = f"{doc_id}|{indicator}|{region_code}|{year}|{value:.6f}"
     return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def previous_sentence(doc: Doc, start: int) -> tuple[int, int]:
+    """The last non-blank sentence before `start`, or an empty span at the top."""
+    k = bisect_left(doc.sentences, (start, start)) - 1
+    while k >= 0 and not doc.view[slice(*doc.sentences[k])].strip():
+        k -= 1
+    return doc.sentences[k] if k >= 0 else (0, 0)
 
 
 def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
@@ -305,8 +336,11 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         p_lo, p_hi = next((lo, hi) for lo, hi in paragraphs if lo <= m.start < hi)
         found = classify(m, ctx, sentence, doc.view[p_lo:p_hi])
         since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
-        if found is None and _SUBSET.search(since_prev):  # 其中，会理市45个 / 而中江县就占33个
-            for prior, code in reversed(last_in_sentence.get(ctx.sentence, [])):
+        # 其中，会理市45个 / 而中江县就占33个; a sentence opening with 其中 continues the one before it
+        opens_subset = _SUBSET_OPEN.match(sentence) is not None
+        if found is None and (opens_subset or _SUBSET.search(since_prev)):
+            before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
+            for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
                     found = (code, f"subset of {prior.surface}")
                     break
