@@ -4,7 +4,7 @@ from pandera.polars import PolarsData
 
 from schemas.raw import SHA256
 from schemas.staged import REGION_CODE
-from warehouse.catalog import indicators
+from warehouse.catalog import indicators, plausible_ranges
 
 UNITS = ["CNY", "person", "household", "village", "county", "post", "percent"]
 
@@ -35,8 +35,8 @@ class CuratedIndicator(pa.DataFrameModel):
     )
     year: pl.Int64 = pa.Field(
         nullable=True,
-        ge=1949,
-        le=2100,
+        ge=2000,
+        le=2035,
         description="reference year of the figure; null when the text does not make it clear",
     )
     evidence: pl.String = pa.Field(description="the sentence the figure was read from")
@@ -57,23 +57,35 @@ class CuratedIndicator(pa.DataFrameModel):
 
     @pa.dataframe_check
     def unit_is_catalog_unit(cls, data: PolarsData) -> pl.LazyFrame:
+        """The unit is the catalog unit of the indicator code."""
         units = {code: ind.unit for code, ind in indicators().items()}
         return data.lazyframe.select(
             (pl.col("indicator").replace_strict(units, default=None) == pl.col("unit")).fill_null(False)
         )
 
     @pa.dataframe_check
+    def value_in_plausible_range(cls, data: PolarsData) -> pl.LazyFrame:
+        """Value within the code's plausible range (warehouse/data/ranges.csv)."""
+        ranges = plausible_ranges()
+        low = pl.col("indicator").replace_strict({k: v[0] for k, v in ranges.items()}, default=None)
+        high = pl.col("indicator").replace_strict({k: v[1] for k, v in ranges.items()}, default=None)
+        return data.lazyframe.select(pl.col("value").is_between(low, high).fill_null(False))
+
+    @pa.dataframe_check
     def evidence_contains_mention(cls, data: PolarsData) -> pl.LazyFrame:
+        """The evidence sentence contains the mention verbatim."""
         return data.lazyframe.select(pl.col("evidence").str.contains(pl.col("mention"), literal=True))
 
     @pa.dataframe_check
     def span_matches_mention(cls, data: PolarsData) -> pl.LazyFrame:
+        """char_end - char_start equals the mention's length (the text itself is checked against staged/documents by the cross-table rule mention_matches_staged_text)."""
         return data.lazyframe.select(
             (pl.col("char_end") - pl.col("char_start")) == pl.col("mention").str.len_chars()
         )
 
     @pa.dataframe_check
     def region_code_in_gazetteer(cls, data: PolarsData) -> pl.LazyFrame:
+        """The region code exists in the gazetteer and its name there is region_name."""
         from warehouse.regions import gazetteer
 
         names = {code: r.name for code, r in gazetteer().items()}

@@ -58,6 +58,7 @@ class StagedDocument(pa.DataFrameModel):
 
     @pa.dataframe_check
     def char_count_matches_text(cls, data: PolarsData) -> pl.LazyFrame:
+        """char_count is the length of text."""
         return data.lazyframe.select(pl.col("text").str.len_chars() == pl.col("char_count"))
 
 
@@ -98,4 +99,5 @@ class StagedMention(pa.DataFrameModel):
 
     @pa.dataframe_check
     def span_is_ordered(cls, data: PolarsData) -> pl.LazyFrame:
+        """char_end is after char_start."""
         return data.lazyframe.select(pl.col("char_end") > pl.col("char_start"))

@@ -48,3 +48,15 @@ def test_every_dependency_is_pinned():
     assert all("==" in x for x in lines)
     names = {x.split("==")[0].lower().replace("_", "-") for x in lines}
     assert {"prefect", "polars", "pandera", "pyarrow", "great-expectations", "fastapi"} <= names
+
+
+def test_readme_data_dictionary_is_generated_from_the_models():
+    from schemas import MODELS
+    from warehouse import dictionary
+
+    assert dictionary.readme_with_dictionary(README) == README, (
+        "README data dictionary drifted: run `python -m warehouse dictionary --write`"
+    )
+    for model in MODELS.values():
+        for column in model.to_schema().columns:
+            assert f"| `{column}` |" in README

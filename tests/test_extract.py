@@ -142,12 +142,19 @@ def test_national_figures_quoted_for_context():
         ("2021年开发公益性岗位900个。全县开发公益性岗位1100个。", [2021, 2021]),
         ("全县开发公益性岗位1100个。", [2023]),
         ("“十三五”期间，全县累计减贫1.2万人。", [2020]),
+        ("今年全县到位衔接资金由去年的2.3亿元增加到2.8亿元。", [2022, 2023]),
+        ("今年全县开发公益性岗位1200个，比去年增加100个；新识别纳入监测对象86户。", [2023, 2023]),
         ("十二五末，全县开发公益性岗位300个。", [2015]),
         ("“十四五”以来，全县开发公益性岗位640个。", [2023]),
     ],
 )
 def test_years(body, years):
     assert [f["year"] for f in facts_of(body)] == years
+
+
+def test_months_after_the_publication_month_are_last_year():
+    facts = facts_of("截至12月底，全县开发公益性岗位900个。", published=date(2024, 1, 10))
+    assert [f["year"] for f in facts] == [2023]
 
 
 def test_undated_document_takes_the_latest_year_it_names():

@@ -45,7 +45,13 @@ def facts(*changes):
         ({"value": -5.0}, "value:greater_than_or_equal_to"),
         ({"region_code": "999999"}, "region_code_in_gazetteer"),
         ({"region_name": "中江县"}, "region_code_in_gazetteer"),
-        ({"year": 1800}, "year:greater_than_or_equal_to"),
+        ({"year": 1999}, "year:greater_than_or_equal_to"),
+        ({"year": 2036}, "year:less_than_or_equal_to"),
+        ({"value": 5e9}, "value_in_plausible_range"),
+        (
+            {"indicator": "risk_elimination_rate", "unit": "percent", "value": 130.0},
+            "value_in_plausible_range",
+        ),
         ({"evidence": "另一句话。"}, "evidence_contains_mention"),
         ({"char_end": 20}, "span_matches_mention"),
     ],
@@ -62,10 +68,27 @@ def test_bad_fact_goes_to_quarantine_with_the_failing_check(change, reason):
     validate.validate_quarantine(q)
 
 
-def test_duplicate_fact_ids_are_quarantined():
-    df = facts({}, {"fact_id": "f0"})
+def test_later_copies_of_a_fact_id_are_quarantined_and_the_first_is_kept():
+    df = facts({}, {"fact_id": "f0"}, {"fact_id": "f0", "value": 7.0})
     valid, reasons = validate.split_valid(df, CuratedIndicator)
-    assert valid.height == 0 and all("fact_id:field_uniqueness" in r for r in reasons.values())
+    assert valid["value"].to_list() == [254.0]
+    assert sorted(reasons) == [1, 2] and all("duplicate fact_id" in r for r in reasons.values())
+
+
+def test_extra_reasons_merge_with_the_model_checks():
+    df = facts({}, {"year": 1999})
+    valid, reasons = validate.split_valid(df, CuratedIndicator, {1: "orphan doc_id: not in staged/documents"})
+    assert valid.height == 1
+    assert reasons[1].startswith("orphan doc_id") and "year:greater_than_or_equal_to" in reasons[1]
+
+
+def test_mention_must_equal_the_staged_text_at_its_offsets():
+    text = "标题\n\n全市选派第一书记254人。"
+    staged = pl.DataFrame({"doc_id": ["a" * 64], "text": [text]})
+    start = text.index("254人")
+    good = {"char_start": start, "char_end": start + 4}
+    shifted = {"char_start": start - 1, "char_end": start + 3}
+    assert validate.span_reasons(facts(good, shifted), staged) == {1: "mention_matches_staged_text"}
 
 
 def test_missing_column_or_wrong_type_fails_the_batch_loudly():

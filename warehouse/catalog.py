@@ -76,6 +76,18 @@ def indicators() -> dict[str, Indicator]:
 
 
 @cache
+def plausible_ranges() -> dict[str, tuple[float, float]]:
+    """Plausible value range (inclusive, catalog unit) per code, from data/ranges.csv; every code has one."""
+    ranges = {r["code"]: (float(r["min_value"]), float(r["max_value"])) for r in _rows("ranges.csv")}
+    missing, unknown = set(indicators()) - set(ranges), set(ranges) - set(indicators())
+    if missing or unknown:
+        raise ValueError(
+            f"ranges.csv: codes without a range {sorted(missing)}, unknown codes {sorted(unknown)}"
+        )
+    return ranges
+
+
+@cache
 def cues() -> tuple[Cue, ...]:
     known = indicators()
     out = []

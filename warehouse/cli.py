@@ -48,18 +48,27 @@ def run(
     from flows.partition import run_flow  # Prefect is imported only for runs
 
     default_date = date.fromisoformat(date_) if date_ else None
-    summaries = run_flow(str(source), str(root), default_date)
+    try:
+        summaries = run_flow(str(source), str(root), default_date)
+    except Exception as exc:  # the flow names every failed partition; published ones stay published
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     totals = {k: sum(int(s[k]) for s in summaries) for k in ("documents", "mentions", "facts", "quarantined")}
     typer.echo(f"partitions: {len(summaries)}  root: {root}")
     for s in summaries:
         typer.echo(
-            f"  {s['arrival_date']}: documents={s['documents']} mentions={s['mentions']} "
+            f"  {s['arrival_date']}: {s['status']} documents={s['documents']} mentions={s['mentions']} "
             f"facts={s['facts']} quarantined={s['quarantined']}"
         )
+        for reason in s["reasons"]:
+            typer.echo(f"    - {reason}")
     typer.echo(
         f"documents: {totals['documents']}\nmentions: {totals['mentions']}\n"
         f"facts: {totals['facts']}\nquarantined: {totals['quarantined']}"
     )
+    docs = next((s["quality_docs"] for s in reversed(summaries) if s["quality_docs"]), None)
+    if docs:
+        typer.echo(f"data docs: {docs}")
 
 
 @app.command()
@@ -101,6 +110,20 @@ def evaluate(
             )
         for p, g in result.wrong_year:
             typer.echo(f"YEAR {p['source_file']} {p['indicator']}={p['value']:g} {p['year']} != {g['year']}")
+
+
+@app.command()
+def dictionary(
+    write: Annotated[bool, typer.Option("--write", help="refresh the data dictionary in README.md")] = False,
+) -> None:
+    """Print the data dictionary generated from the pandera models (or write it into README.md)."""
+    from warehouse import dictionary as dd
+
+    if not write:
+        typer.echo(dd.dictionary_markdown())
+        return
+    dd.README.write_text(dd.readme_with_dictionary(dd.README.read_text(encoding="utf-8")), encoding="utf-8")
+    typer.echo(f"updated {dd.README}")
 
 
 def main() -> None:

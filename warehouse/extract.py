@@ -79,6 +79,7 @@ class Ref:
     end: int
     code: str = ""  # region reference: GB/T 2260 code
     year: int = 0  # time reference: the year it points at
+    bound: int = -1  # start of the figure this time is attached to (2020年的9216元), else -1
 
 
 @dataclass
@@ -88,6 +89,7 @@ class Doc:
     view: str  # same length, traditional characters simplified
     region_code: str | None
     ref_year: int | None  # the year 今年 refers to
+    ref_month: int | None  # publication month (截至12月底 in a January report is last year's December)
     default_year: int | None  # the year of figures whose text names none
     sentences: list[tuple[int, int]]
 
@@ -177,7 +179,9 @@ def _resolve_coref(word: str, doc_region: str | None) -> str | None:
     return next((c for c in chain if gaz[c].level == level), None)
 
 
-def time_refs(view: str, ref_year: int | None) -> list[Ref]:
+def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> list[Ref]:
+    """Years a figure can take from the text before it. Comparison bases (比上年, 较去年, 同比) are not
+    the figure's year and are left out."""
     refs = []
     for m in _YEAR.finditer(view):
         if view.count("《", 0, m.start()) > view.count("》", 0, m.start()):
@@ -189,8 +193,25 @@ def time_refs(view: str, ref_year: int | None) -> list[Ref]:
         refs.append(Ref(m.start(), m.end(), year=min(end, ref_year) if ref_year else end))
     if ref_year is not None:
         for m in _RELATIVE_RE.finditer(view):
-            refs.append(Ref(m.start(), m.end(), year=ref_year + _RELATIVE.get(m.group(0), 0)))
+            if m.start() > 0 and view[m.start() - 1] in "比较同":
+                continue
+            shift = _RELATIVE.get(m.group(0), 0)
+            month = re.search(r"(\d{1,2})月", m.group(0))
+            if month and ref_month and int(month.group(1)) > ref_month:  # 截至12月底, written in January
+                shift = -1
+            refs.append(Ref(m.start(), m.end(), year=ref_year + shift))
     return sorted(refs, key=lambda r: r.start)
+
+
+def own_times(refs: list[Ref], qs: list[Mention], view: str) -> list[Ref]:
+    """Split off the years bound to one figure: in 由去年的52.3亿元增加到56.8亿元 去年 is 52.3's year only.
+    Returns the refs with `bound` set to the start of the figure a ref is attached to (-1 when free)."""
+    starts = [m.start for m in qs]
+    for r in refs:
+        k = bisect_left(starts, r.end)
+        if k < len(qs) and re.fullmatch(r"的?", view[r.end : qs[k].start]):
+            r.bound = qs[k].start
+    return refs
 
 
 def nearest_before(refs: list[Ref], lo: int, hi: int) -> Ref | None:
@@ -320,7 +341,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     contexts = build_contexts(doc, qs)
     places = regions.find_region_names(doc.view)
     reg_refs = region_refs(doc.view, places, doc.region_code)
-    yr_refs = time_refs(doc.view, doc.ref_year)
+    yr_refs = own_times(time_refs(doc.view, doc.ref_year, doc.ref_month), qs, doc.view)
     paragraphs = spans(doc.view, "\n")
     facts: list[dict[str, Any]] = []
     cells = tables.table_cells(doc.view, tables.place_index(places))
@@ -349,9 +370,10 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         last_in_sentence.setdefault(ctx.sentence, []).append((m, found[0]))
         region = nearest_before(reg_refs, s_lo, m.start)
         region_code = region.code if region else doc.region_code
-        year_ref = nearest_before(yr_refs, s_lo, m.start)
+        free = [r for r in yr_refs if r.bound in (-1, m.start)]
+        year_ref = nearest_before(free, s_lo, m.start)
         if year_ref is None:
-            year_ref = nearest_before(yr_refs, p_lo, s_lo)
+            year_ref = nearest_before(free, p_lo, s_lo)
         year = year_ref.year if year_ref else doc.default_year
         fact = _fact(doc, m, found, region_code, year, ctx.sentence)
         if fact["fact_id"] in seen:
@@ -409,6 +431,7 @@ def make_doc(row: dict[str, Any]) -> Doc:
         view=view,
         region_code=row["region_code"],
         ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"])),
+        ref_month=row["published_date"].month if row["published_date"] else None,
         default_year=default_year(view, ref),
         sentences=spans(view, SENTENCE_END),
     )

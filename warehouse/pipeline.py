@@ -1,19 +1,25 @@
 """The steps of one arrival-date partition, as plain functions over DataFrames.
 
-ingest → stage (clean) → extract → validate → publish. `flows/` runs each step as a Prefect task;
-`run_partition` chains them without Prefect (tests, library use).
+ingest → stage (clean) → extract → validate → publish. Publishing is write-audit-publish: every table is
+written under a staging root, the written files are audited (contracts re-checked on what was read back,
+cross-table rules, the Great Expectations checkpoint), and only an audited partition replaces the published
+one. `flows/` runs each step as a Prefect task; `run_partition` chains them without Prefect.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import date
+import json
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from schemas import CuratedIndicator, RawDocument, StagedDocument, StagedMention
-from warehouse import clean, extract, ingest, storage, validate
+from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
+from warehouse import EXTRACTOR_VERSION, clean, extract, ingest, storage, validate
 
 TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
 
@@ -29,18 +35,61 @@ class Batch:
     mentions: pl.DataFrame | None = None
     facts: pl.DataFrame | None = None
     quarantine: pl.DataFrame | None = None
+    rows_in: dict[str, int] = field(default_factory=dict)  # rows per table before validation
+
+    def tables(self) -> dict[tuple[str, str], pl.DataFrame]:
+        frames = {
+            TABLES[0]: self.raw,
+            TABLES[1]: self.staged,
+            TABLES[2]: self.mentions,
+            TABLES[3]: self.facts,
+        }
+        missing = [f"{layer}/{table}" for (layer, table), df in frames.items() if df is None]
+        if missing:
+            raise RuntimeError(f"tables not built yet: {missing}; run the earlier steps first")
+        return {key: df for key, df in frames.items() if df is not None}
+
+
+@dataclass
+class Audit:
+    """What the audit of one partition found. `status`: published, flagged (published with warnings) or
+    failed (nothing published; the staged files are kept for inspection)."""
+
+    status: str
+    blocking: list[str]
+    warnings: list[str]
+    rows_in: dict[str, int]
+    published: dict[str, int]
+    quarantined_by_reason: dict[str, int]
+    quality_docs: str | None = None
 
 
 @dataclass
 class Summary:
     arrival_date: str
+    run_id: str
+    status: str
     documents: int
     mentions: int
     facts: int
     quarantined: int
+    reasons: list[str]
+    quarantined_by_reason: dict[str, int]
+    quality_docs: str | None
 
-    def as_dict(self) -> dict[str, str | int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class AuditFailed(RuntimeError):
+    """A partition failed its audit; the previously published partition is untouched."""
+
+    def __init__(self, summary: Summary, staging: Path) -> None:
+        self.summary, self.staging = summary, staging
+        super().__init__(
+            f"partition {summary.arrival_date} failed its audit: {'; '.join(summary.reasons)} "
+            f"(nothing published; staged files kept in {staging})"
+        )
 
 
 def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str) -> Batch:
@@ -62,27 +111,16 @@ def extract_step(batch: Batch) -> Batch:
 
 
 def validate_step(batch: Batch) -> Batch:
-    """Validate every table with its model; failing rows (and orphans) go to quarantine."""
-    assert batch.staged is not None and batch.mentions is not None and batch.facts is not None
+    """Validate every table with its model plus the cross-table rules; failing rows go to quarantine."""
+    tables = batch.tables()
+    batch.rows_in = {f"{layer}/{table}": df.height for (layer, table), df in tables.items()}
     quarantined = [batch.quarantine] if batch.quarantine is not None else []
 
     def keep_valid(
-        df: pl.DataFrame, model: type, layer: str, table: str, parents: tuple[set[str], str] | None = None
+        df: pl.DataFrame, model: type, key: tuple[str, str], extra: dict[int, str]
     ) -> pl.DataFrame:
-        if parents is not None:
-            orphans = validate.orphan_reasons(df, "doc_id", *parents)
-            quarantined.append(
-                validate.quarantine_rows(
-                    df,
-                    orphans,
-                    layer=layer,
-                    table=table,
-                    run_id=batch.run_id,
-                    arrival_date=batch.arrival_date,
-                )
-            )
-            df = df.with_row_index("_i").filter(~pl.col("_i").is_in(list(orphans))).drop("_i")
-        valid, reasons = validate.split_valid(df, model)
+        valid, reasons = validate.split_valid(df, model, extra)
+        layer, table = key
         quarantined.append(
             validate.quarantine_rows(
                 df, reasons, layer=layer, table=table, run_id=batch.run_id, arrival_date=batch.arrival_date
@@ -90,53 +128,170 @@ def validate_step(batch: Batch) -> Batch:
         )
         return valid
 
-    batch.raw = keep_valid(batch.raw, RawDocument, "raw", "documents")
-    batch.staged = keep_valid(
-        batch.staged, StagedDocument, "staged", "documents", (set(batch.raw["doc_id"]), "raw/documents")
+    raw = keep_valid(tables[TABLES[0]], RawDocument, TABLES[0], {})
+    raw_ids = set(raw["doc_id"])
+    staged_in = tables[TABLES[1]]
+    staged = keep_valid(
+        staged_in,
+        StagedDocument,
+        TABLES[1],
+        validate.orphan_reasons(staged_in, "doc_id", raw_ids, "raw/documents"),
     )
-    staged_ids = (set(batch.staged["doc_id"]), "staged/documents")
-    batch.mentions = keep_valid(batch.mentions, StagedMention, "staged", "mentions", staged_ids)
-    batch.facts = keep_valid(batch.facts, CuratedIndicator, "curated", "indicators", staged_ids)
+    staged_ids = set(staged["doc_id"])
+    mentions_in, facts_in = tables[TABLES[2]], tables[TABLES[3]]
+    mentions = keep_valid(
+        mentions_in,
+        StagedMention,
+        TABLES[2],
+        validate.orphan_reasons(mentions_in, "doc_id", staged_ids, "staged/documents"),
+    )
+    fact_rules = validate.span_reasons(facts_in, staged) | validate.orphan_reasons(
+        facts_in, "doc_id", staged_ids, "staged/documents"
+    )
+    batch.raw, batch.staged, batch.mentions = raw, staged, mentions
+    batch.facts = keep_valid(facts_in, CuratedIndicator, TABLES[3], fact_rules)
     batch.quarantine = validate.validate_quarantine(pl.concat(quarantined, how="vertical"))
     return batch
 
 
-def publish_step(batch: Batch, root: Path) -> Summary:
-    """Write every table's partition atomically (raw first, curated last), then the quarantine."""
-    tables = {
-        ("raw", "documents"): batch.raw,
-        ("staged", "documents"): batch.staged,
-        ("staged", "mentions"): batch.mentions,
-        ("curated", "indicators"): batch.facts,
-    }
-    for (layer, table), df in tables.items():
-        assert df is not None, f"{layer}/{table} missing: run validate_step first"
-        storage.write_partition(df, root, layer, table, batch.arrival_date)
+def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
+    """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails."""
+    staging = storage.staging_root(root, batch.run_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    for (layer, table), df in _outputs(batch).items():
+        storage.write_partition(df, staging, layer, table, batch.arrival_date)
+    audit = audit_partition(batch, staging, root, quality=quality)
+    summary = _summary(batch, audit)
+    _record_run(root, summary)
+    if audit.status == "failed":
+        raise AuditFailed(summary, staging)
+    for layer, table in _outputs(batch):  # curated after the layers it refers to; quarantine last
+        storage.publish_partition(staging, root, layer, table, batch.arrival_date)
+    shutil.rmtree(staging, ignore_errors=True)
+    if staging.parent.exists() and not any(staging.parent.iterdir()):
+        staging.parent.rmdir()
+    return summary
+
+
+def audit_markdown(summary: Summary) -> str:
+    """The audit of one partition run as Markdown (the Prefect artifact and the CLI report)."""
+    lines = [
+        f"# Audit of partition {summary.arrival_date}: {summary.status}",
+        "",
+        f"run `{summary.run_id}`; published: {summary.documents} documents, {summary.mentions} mentions, "
+        f"{summary.facts} facts; quarantined: {summary.quarantined} rows",
+        "",
+    ]
+    if summary.reasons:
+        label = "Blocking failures" if summary.status == "failed" else "Warnings"
+        lines += [f"## {label}", "", *[f"- {r}" for r in summary.reasons], ""]
+    if summary.quarantined_by_reason:
+        lines += ["## Quarantined by reason", "", "| reason | rows |", "| --- | ---: |"]
+        lines += [f"| {r} | {n} |" for r, n in sorted(summary.quarantined_by_reason.items())]
+        lines.append("")
+    if summary.quality_docs:
+        lines.append(f"Data Docs: `{summary.quality_docs}`")
+    return "\n".join(lines)
+
+
+def _outputs(batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
+    """Every file a partition publishes: the four tables, then one quarantine table per table (empty ones
+    too, so a rerun with nothing quarantined replaces an earlier quarantine)."""
     q = batch.quarantine if batch.quarantine is not None else pl.DataFrame(schema=validate.QUARANTINE_SCHEMA)
-    for (layer, table), part in _by_table(q).items():
-        storage.write_partition(part, root, "quarantine", f"{layer}/{table}", batch.arrival_date)
-    return summarize(batch)
+    out = dict(batch.tables())
+    for layer, table in TABLES:
+        part = q.filter((pl.col("layer") == layer) & (pl.col("table") == table))
+        out[("quarantine", f"{layer}/{table}")] = part
+    return out
 
 
-def _by_table(q: pl.DataFrame) -> dict[tuple[str, str], pl.DataFrame]:
-    """Quarantine partitions per layer/table; tables with nothing quarantined are written empty."""
-    return {
-        (layer, table): q.filter((pl.col("layer") == layer) & (pl.col("table") == table))
-        for layer, table in TABLES
-    }
+def audit_partition(batch: Batch, staging: Path, root: Path, *, quality: bool = True) -> Audit:
+    """Audit the files written under `staging`: read each back and re-check its contract and row count,
+    re-check the cross-table keys on what was read, then run the quality checkpoint on curated."""
+    blocking: list[str] = []
+    written: dict[tuple[str, str], pl.DataFrame] = {}
+    for (layer, table), expected in batch.tables().items():
+        name = f"{layer}/{table}"
+        df = storage.read_partition(staging, layer, table, batch.arrival_date)
+        if df is None:
+            blocking.append(f"{name}: nothing was written")
+            continue
+        written[(layer, table)] = df
+        if df.height != expected.height:
+            blocking.append(f"{name}: wrote {df.height} rows, expected {expected.height}")
+        try:
+            _, reasons = validate.split_valid(df, MODELS[(layer, table)])
+        except validate.ContractError as exc:
+            blocking.append(f"{name}: {exc}")
+        else:
+            if reasons:
+                blocking.append(f"{name}: {len(reasons)} rows fail the contract after writing")
+    blocking += _cross_table(written)
+    q = batch.quarantine if batch.quarantine is not None else pl.DataFrame(schema=validate.QUARANTINE_SCHEMA)
+    audit = Audit(
+        status="published",
+        blocking=blocking,
+        warnings=[],
+        rows_in=dict(batch.rows_in),
+        published={f"{layer}/{table}": df.height for (layer, table), df in written.items()},
+        quarantined_by_reason=dict(Counter(q["reason"].to_list())),
+    )
+    facts = written.get(TABLES[3])
+    if quality and facts is not None:
+        from warehouse import quality as gx_quality  # Great Expectations is slow to import: only here
+
+        previous = storage.read_partition(root, "curated", "indicators", batch.arrival_date)
+        result = gx_quality.check_curated(
+            facts, previous, root=root, arrival_date=batch.arrival_date, run_id=batch.run_id
+        )
+        audit.blocking += result.blocking
+        audit.warnings += [f for f in result.failures if f not in result.blocking]
+        audit.quality_docs = str(result.docs_index)
+    audit.status = "failed" if audit.blocking else "flagged" if audit.warnings else "published"
+    return audit
 
 
-def summarize(batch: Batch) -> Summary:
+def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
+    """Every staged document is in raw; every mention and fact names a staged document."""
+    out = []
+    for child, parent in ((TABLES[1], TABLES[0]), (TABLES[2], TABLES[1]), (TABLES[3], TABLES[1])):
+        if child in written and parent in written:
+            orphans = set(written[child]["doc_id"]) - set(written[parent]["doc_id"])
+            if orphans:
+                out.append(f"{'/'.join(child)}: {len(orphans)} doc_ids not in {'/'.join(parent)}")
+    return out
+
+
+def _summary(batch: Batch, audit: Audit) -> Summary:
     return Summary(
         arrival_date=batch.arrival_date.isoformat(),
-        documents=batch.staged.height if batch.staged is not None else 0,
-        mentions=batch.mentions.height if batch.mentions is not None else 0,
-        facts=batch.facts.height if batch.facts is not None else 0,
-        quarantined=batch.quarantine.height if batch.quarantine is not None else 0,
+        run_id=batch.run_id,
+        status=audit.status,
+        documents=audit.published.get("staged/documents", 0),
+        mentions=audit.published.get("staged/mentions", 0),
+        facts=audit.published.get("curated/indicators", 0),
+        quarantined=sum(audit.quarantined_by_reason.values()),
+        reasons=audit.blocking or audit.warnings,
+        quarantined_by_reason=audit.quarantined_by_reason,
+        quality_docs=audit.quality_docs,
     )
 
 
-def run_partition(files: list[Path], arrival_date: date, source: Path, root: Path, run_id: str) -> Summary:
+def _record_run(root: Path, summary: Summary) -> None:
+    """Append the partition run to ``<root>/_audit/runs.jsonl`` (the audit trail, failed runs included)."""
+    folder = Path(root) / storage.AUDIT
+    folder.mkdir(parents=True, exist_ok=True)
+    line = summary.as_dict() | {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "extractor_version": EXTRACTOR_VERSION,
+    }
+    with (folder / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def run_partition(
+    files: list[Path], arrival_date: date, source: Path, root: Path, run_id: str, *, quality: bool = True
+) -> Summary:
     """All steps of one partition without Prefect."""
     batch = ingest_step(files, arrival_date, source, run_id)
-    return publish_step(validate_step(extract_step(stage_step(batch))), root)
+    return publish_step(validate_step(extract_step(stage_step(batch))), root, quality=quality)

@@ -3,6 +3,10 @@
 Every table lives at ``<root>/<layer>/<table>/arrival_date=YYYY-MM-DD/part-0.parquet`` (hive style).
 `layer_path` is the one function that builds these paths; writes go to a temporary file in the same
 folder and are renamed into place, so readers never see half a file.
+
+Write-audit-publish: a run first writes every table of its partition under a staging root
+(``<root>/_staging/<run_id>/``, same layout, outside the reader paths), audits what it wrote, and only
+then moves each file into place with `publish_partition` (a rename on the same filesystem).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 import polars as pl
 
 LAYERS = ("raw", "staged", "curated", "quarantine")
+STAGING = "_staging"
+AUDIT = "_audit"
 PART_FILE = "part-0.parquet"
 
 
@@ -59,3 +65,26 @@ def read_table(root: Path, layer: str, table: str) -> pl.DataFrame | None:
         for f in files
     ]
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def staging_root(root: Path, run_id: str) -> Path:
+    """Where a run writes its partition before the audit: a private root with the same layout."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return Path(root) / STAGING / safe
+
+
+def publish_partition(staging: Path, root: Path, layer: str, table: str, arrival_date: date) -> Path:
+    """Move an audited partition file from `staging` into the reader path, replacing the old one atomically."""
+    source = layer_path(staging, layer, table, arrival_date) / PART_FILE
+    folder = layer_path(root, layer, table, arrival_date)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(source, folder / PART_FILE)
+    return folder / PART_FILE
+
+
+def read_partition(root: Path, layer: str, table: str, arrival_date: date) -> pl.DataFrame | None:
+    """One partition with `arrival_date` restored, or None if it was never written."""
+    path = layer_path(root, layer, table, arrival_date) / PART_FILE
+    if not path.exists():
+        return None
+    return pl.read_parquet(path).with_columns(pl.lit(arrival_date).alias("arrival_date"))

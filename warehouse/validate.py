@@ -47,26 +47,63 @@ def check_columns(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> None:
         raise ContractError(f"{model.__name__}: missing {missing}, unexpected {extra}, wrong types {wrong}")
 
 
-def split_valid(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> tuple[pl.DataFrame, dict[int, str]]:
-    """(valid rows, {row index: reason}) after a lazy validation that collects every failure."""
+def split_valid(
+    df: pl.DataFrame, model: type[pa.DataFrameModel], extra: dict[int, str] | None = None
+) -> tuple[pl.DataFrame, dict[int, str]]:
+    """(valid rows, {row index: reason}) after one lazy validation that collects every failure.
+
+    `extra` adds reasons found outside the model (cross-table rules). Of rows sharing a unique key the first
+    is kept and the later copies are quarantined as duplicates (pandera flags every copy).
+    """
     check_columns(df, model)
+    reasons: dict[int, list[str]] = {i: [r] for i, r in (extra or {}).items()}
+    for idx, label in _failures(df, model):
+        if label not in reasons.setdefault(idx, []):
+            reasons[idx].append(label)
+    for column in _unique_columns(model):
+        first = set(df.with_row_index("_i").filter(pl.col(column).is_first_distinct())["_i"].to_list())
+        label = f"{column}:field_uniqueness"
+        for idx, labels in reasons.items():
+            if label in labels:
+                labels.remove(label)
+                if idx not in first:
+                    labels.append(f"duplicate {column}: an earlier row has the same key")
+    bad = {i: "; ".join(labels) for i, labels in reasons.items() if labels}
+    valid = df.with_row_index("_i").filter(~pl.col("_i").is_in(list(bad))).drop("_i")
+    return valid, bad
+
+
+def _failures(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> list[tuple[int, str]]:
+    """(row index, check label) for every row-level failure; schema-level failures raise ContractError."""
     try:
         model.validate(df, lazy=True)
-        return df, {}
+        return []
     except (SchemaErrors, SchemaError) as exc:
         cases = exc.failure_cases if isinstance(exc, SchemaErrors) else None
         if cases is None or cases["index"].null_count() > 0:
             raise ContractError(f"{model.__name__}: schema-level failure: {exc}") from exc
-    reasons: dict[int, list[str]] = {}
-    for row in cases.select("index", "column", "check").iter_rows():
-        idx, column, check = row
-        label = check if column in (None, model.__name__) else f"{column}:{check}"
-        reasons.setdefault(int(idx), [])
-        if label not in reasons[int(idx)]:
-            reasons[int(idx)].append(label)
-    bad = sorted(reasons)
-    valid = df.with_row_index("_i").filter(~pl.col("_i").is_in(bad)).drop("_i")
-    return valid, {i: "; ".join(r) for i, r in reasons.items()}
+    out = []
+    for idx, column, check in cases.select("index", "column", "check").iter_rows():
+        out.append((int(idx), check if column in (None, model.__name__) else f"{column}:{check}"))
+    return out
+
+
+def _unique_columns(model: type[pa.DataFrameModel]) -> list[str]:
+    return [name for name, col in model.to_schema().columns.items() if col.unique]
+
+
+def span_reasons(facts: pl.DataFrame, staged: pl.DataFrame) -> dict[int, str]:
+    """Cross-table rule: `mention` equals the staged text of its document at `char_start:char_end`."""
+    joined = (
+        facts.select("doc_id", "char_start", "char_end", "mention")
+        .with_row_index("_i")
+        .join(staged.select("doc_id", "text"), on="doc_id", how="inner")
+        .filter(
+            pl.col("text").str.slice(pl.col("char_start"), pl.col("char_end") - pl.col("char_start"))
+            != pl.col("mention")
+        )
+    )
+    return {int(i): "mention_matches_staged_text" for i in joined["_i"].to_list()}
 
 
 def quarantine_rows(

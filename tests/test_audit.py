@@ -1,0 +1,111 @@
+"""Write-audit-publish: bad rows go to quarantine with their reason, a failed audit publishes nothing."""
+
+import hashlib
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+
+from warehouse import pipeline, storage
+
+DAY = date(2024, 3, 1)
+BODY = (
+    "平武县巩固拓展脱贫攻坚成果工作报告\n"
+    "2023年，全县开发公益性岗位1200个，新识别纳入监测对象86户302人，全年到位衔接资金1.35亿元。"
+)
+
+
+@pytest.fixture
+def landing(tmp_path):
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "report.txt").write_text(BODY, encoding="utf-8")
+    return folder
+
+
+def extracted(landing) -> pipeline.Batch:
+    files = sorted(landing.iterdir())
+    batch = pipeline.ingest_step(files, DAY, landing.parent, "run-1")
+    return pipeline.extract_step(pipeline.stage_step(batch))
+
+
+def published_files(root):
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for layer in storage.LAYERS
+        for p in (root / layer).rglob("*")
+        if p.is_file()
+    }
+
+
+BAD = {
+    "unknown code": ({"indicator": "no_such_code"}, "indicator:isin"),
+    "wrong unit": ({"unit": "household"}, "unit_is_catalog_unit"),
+    "out-of-range value": ({"value": 9e12}, "value_in_plausible_range"),
+    "unknown region code": ({"region_code": "999999"}, "region_code_in_gazetteer"),
+    "mismatched region": ({"region_name": "北京市"}, "region_code_in_gazetteer"),
+    "year out of range": ({"year": 2041}, "year:less_than_or_equal_to"),
+    "offsets off the mention": ({"char_start": 3, "char_end": 8}, "mention_matches_staged_text"),
+    "evidence without the mention": ({"evidence": "另一句话。"}, "evidence_contains_mention"),
+    "orphan doc_id": ({"doc_id": "f" * 64}, "orphan doc_id: not in staged/documents"),
+}
+
+
+def test_each_kind_of_bad_fact_is_quarantined_with_its_reason(landing, tmp_path):
+    batch = extracted(landing)
+    good = batch.facts
+    assert good is not None and good.height == 4
+    template = good.row(0, named=True)
+    bad_rows = [template | change | {"fact_id": f"bad-{i}"} for i, (change, _) in enumerate(BAD.values())]
+    duplicate = good.row(1, named=True) | {"value": 1.0}  # same key as a good fact
+    batch.facts = pl.concat([good, pl.DataFrame([*bad_rows, duplicate], schema=good.schema)])
+    root = tmp_path / "root"
+    summary = pipeline.publish_step(pipeline.validate_step(batch), root, quality=False)
+
+    curated = storage.read_table(root, "curated", "indicators")
+    assert sorted(curated["fact_id"]) == sorted(good["fact_id"]) and summary.facts == 4
+    q = storage.read_table(root, "quarantine", "curated/indicators")
+    reasons = {
+        json.loads(r)["fact_id"] + ":" + str(json.loads(r)["value"]): why
+        for r, why in q.select("record", "reason").iter_rows()
+    }
+    for i, (name, (_, expected)) in enumerate(BAD.items()):
+        (why,) = [w for k, w in reasons.items() if k.startswith(f"bad-{i}:")]
+        assert expected in why, f"{name}: {why}"
+    assert "duplicate fact_id" in reasons[f"{duplicate['fact_id']}:1.0"]
+    assert (
+        set(q["run_id"]) == {"run-1"} and set(q["layer"]) == {"curated"} and set(q["arrival_date"]) == {DAY}
+    )
+    assert summary.quarantined == len(BAD) + 1 and sum(summary.quarantined_by_reason.values()) == len(BAD) + 1
+
+
+def test_a_failed_audit_leaves_the_published_partition_byte_for_byte(landing, tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    first = pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
+    assert first.status == "published"
+    before = published_files(root)
+    assert any(k.startswith("curated/indicators/") for k in before)
+
+    real_write = storage.write_partition
+
+    def lossy_write(df, where, layer, table, day):  # a writer that silently drops a fact
+        return real_write(df.head(df.height - 1) if table == "indicators" else df, where, layer, table, day)
+
+    monkeypatch.setattr(storage, "write_partition", lossy_write)
+    (landing / "report.txt").write_text(BODY.replace("1200个", "1300个"), encoding="utf-8")
+    with pytest.raises(pipeline.AuditFailed, match="curated/indicators: wrote 3 rows, expected 4") as failed:
+        pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
+
+    assert published_files(root) == before
+    assert failed.value.staging.is_dir()  # kept for inspection, outside the reader paths
+    assert not str(failed.value.staging.relative_to(root)).startswith(storage.LAYERS)
+    runs = [json.loads(line) for line in (root / "_audit" / "runs.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in runs] == ["published", "failed"]
+    assert runs[-1]["reasons"] == ["curated/indicators: wrote 3 rows, expected 4"]
+
+
+def test_audit_markdown_names_status_counts_and_reasons(landing, tmp_path):
+    summary = pipeline.publish_step(pipeline.validate_step(extracted(landing)), tmp_path / "r", quality=False)
+    text = pipeline.audit_markdown(summary)
+    assert f"Audit of partition {DAY}: published" in text and "4 facts" in text
