@@ -109,3 +109,33 @@ def test_audit_markdown_names_status_counts_and_reasons(landing, tmp_path):
     summary = pipeline.publish_step(pipeline.validate_step(extracted(landing)), tmp_path / "r", quality=False)
     text = pipeline.audit_markdown(summary)
     assert f"Audit of partition {DAY}: published" in text and "4 facts" in text
+
+
+def test_a_partition_that_shrinks_by_half_is_blocked_by_the_quality_checkpoint(tmp_path):
+    from conftest import PROJECT
+
+    docs = PROJECT / "tests" / "golden" / "docs"
+    files = sorted(p for p in docs.iterdir() if p.is_file())
+    root = tmp_path / "root"
+    full = pipeline.run_partition(files, DAY, docs, root, run_id="full")
+    assert full.status in ("published", "flagged") and full.facts > 100
+    before = published_files(root)
+    with pytest.raises(
+        pipeline.AuditFailed, match=r"expect_table_row_count_to_be_between: \d+ rows, expected >= \d+"
+    ) as failed:
+        pipeline.run_partition(files[:2], DAY, docs, root, run_id="shrunk")
+    assert published_files(root) == before
+    assert failed.value.summary.quality_docs and (root / "quality" / "index.html").is_file()
+
+
+def test_an_audit_that_cannot_finish_fails_the_partition_and_is_recorded(landing, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(pipeline, "audit_partition", broken)
+    root = tmp_path / "root"
+    with pytest.raises(pipeline.AuditFailed, match="audit error: OSError: disk went away"):
+        pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
+    assert not (root / "curated").exists()
+    (run,) = [json.loads(line) for line in (root / "_audit" / "runs.jsonl").read_text().splitlines()]
+    assert run["status"] == "failed"

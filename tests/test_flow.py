@@ -17,6 +17,18 @@ def test_run_flow_writes_every_layer(prefect_server, tmp_path):
     assert sum(s["facts"] for s in summaries) > 50
     for layer, table in pipeline.TABLES:
         assert storage.read_table(tmp_path, layer, table) is not None
+    assert {s["status"] for s in summaries} <= {"published", "flagged"}
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["audit-2022-02-09"]))
+        )
+    assert artifacts, "each partition run leaves an audit artifact"
+    body = str(artifacts[0].data)
+    assert "Audit of partition 2022-02-09" in body and "quality" in body
 
 
 def test_partition_flow_task_can_be_called_without_a_server(tmp_path):

@@ -22,7 +22,7 @@ def _check_text(check: pa.Check) -> str:
     if check.name == "isin" and len(stats.get("allowed_values", [])) > 8:
         return f"isin ({len(stats['allowed_values'])} catalog values)"
     if not stats:
-        return check.name
+        return check.name or "check"
     values = ", ".join(str(v) for v in stats.values())
     return f"{check.name} {values}".replace("|", "\\|")
 

@@ -160,7 +160,12 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
     shutil.rmtree(staging, ignore_errors=True)
     for (layer, table), df in _outputs(batch).items():
         storage.write_partition(df, staging, layer, table, batch.arrival_date)
-    audit = audit_partition(batch, staging, root, quality=quality)
+    try:
+        audit = audit_partition(batch, staging, root, quality=quality)
+    except Exception as exc:  # an audit that cannot finish is a failed audit, recorded like any other
+        audit = Audit(
+            "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
+        )
     summary = _summary(batch, audit)
     _record_run(root, summary)
     if audit.status == "failed":
