@@ -109,6 +109,7 @@ def test_audit_markdown_names_status_counts_and_reasons(landing, tmp_path):
     summary = pipeline.publish_step(pipeline.validate_step(extracted(landing)), tmp_path / "r", quality=False)
     text = pipeline.audit_markdown(summary)
     assert f"Audit of partition {DAY}: published" in text and "4 facts" in text
+    assert "| curated/indicators | 4 |" in text  # rows in, before validation
 
 
 def test_a_partition_that_shrinks_by_half_is_blocked_by_the_quality_checkpoint(tmp_path):

@@ -73,6 +73,7 @@ class Summary:
     mentions: int
     facts: int
     quarantined: int
+    rows_in: dict[str, int]  # rows per table before validation
     reasons: list[str]
     quarantined_by_reason: dict[str, int]
     quality_docs: str | None
@@ -187,6 +188,10 @@ def audit_markdown(summary: Summary) -> str:
         f"{summary.facts} facts; quarantined: {summary.quarantined} rows",
         "",
     ]
+    if summary.rows_in:
+        lines += ["| table | rows in |", "| --- | ---: |"]
+        lines += [f"| {table} | {n} |" for table, n in summary.rows_in.items()]
+        lines.append("")
     if summary.reasons:
         label = "Blocking failures" if summary.status == "failed" else "Warnings"
         lines += [f"## {label}", "", *[f"- {r}" for r in summary.reasons], ""]
@@ -276,6 +281,7 @@ def _summary(batch: Batch, audit: Audit) -> Summary:
         mentions=audit.published.get("staged/mentions", 0),
         facts=audit.published.get("curated/indicators", 0),
         quarantined=sum(audit.quarantined_by_reason.values()),
+        rows_in=audit.rows_in,
         reasons=audit.blocking or audit.warnings,
         quarantined_by_reason=audit.quarantined_by_reason,
         quality_docs=audit.quality_docs,
