@@ -1,10 +1,16 @@
-"""Prefect 3 flows: one arrival-date partition (ingest → clean → extract → validate → publish as tasks),
-and a flow over every partition found in a landing zone. Each task handles a whole partition: per-task
-overhead (~0.2 s) rules out one task per document. Publishing is write-audit-publish (see
-`warehouse.pipeline.publish_step`); each partition run leaves a Markdown artifact with its audit."""
+"""Prefect 3 flows over arrival-date partitions.
+
+- `partition_flow`: one partition, ingest → clean → extract → validate → audit-publish as tasks (each task
+  handles the whole partition: per-task overhead rules out one task per document). With no date it takes the
+  day before its scheduled start in Asia/Shanghai (the daily deployment; runs the server creates without
+  parameters). It records the outcome in the partition ledger and leaves a Markdown artifact with the audit.
+- `run_flow`: every partition found in a landing zone.
+The library (`warehouse`) does the work; this module only wires it.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,32 +19,75 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
 
-from warehouse import ingest, pipeline
+from warehouse import ingest, ledger, pipeline
 from warehouse.pipeline import AuditFailed, Batch
+from warehouse.settings import Settings
+
+NO_DATE = date(1, 1, 1)  # loose files (outside date folders) are only processed by `run_flow`
 
 
-@task(name="ingest", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry I/O failures (a file system hiccup); an audit or contract failure fails at once."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+RETRIES = 2
+BACKOFF = exponential_backoff(backoff_factor=1)  # 1 s, 2 s (with jitter)
+
+
+@task(
+    name="ingest",
+    timeout_seconds=600,
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_on_io_error,
+)
 def ingest_task(files: list[str], arrival_date: date, source: str, run_id: str) -> Batch:
     return pipeline.ingest_step([Path(f) for f in files], arrival_date, Path(source), run_id)
 
 
-@task(name="clean", cache_policy=NO_CACHE)
+@task(name="clean", timeout_seconds=900, cache_policy=NO_CACHE)
 def clean_task(batch: Batch) -> Batch:
     return pipeline.stage_step(batch)
 
 
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(batch: Batch) -> Batch:
-    return pipeline.extract_step(batch)
+@task(
+    name="extract",
+    timeout_seconds=1800,
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_on_io_error,
+)
+def extract_task(batch: Batch, root: str) -> Batch:
+    return pipeline.extract_step(batch, cache_root=Path(root))
 
 
-@task(name="validate", cache_policy=NO_CACHE)
+@task(name="validate", timeout_seconds=900, cache_policy=NO_CACHE)
 def validate_task(batch: Batch) -> Batch:
     return pipeline.validate_step(batch)
 
 
-@task(name="audit-publish", cache_policy=NO_CACHE)
+@task(
+    name="audit-publish",
+    timeout_seconds=900,
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_on_io_error,
+)
 def publish_task(batch: Batch, root: str) -> dict[str, Any]:
     """Write-audit-publish; the audit becomes a Markdown artifact whether it passed or not."""
     key = f"audit-{batch.arrival_date.isoformat()}"
@@ -55,14 +104,63 @@ def publish_task(batch: Batch, root: str) -> dict[str, Any]:
     return summary.as_dict()
 
 
-@flow(name="warehouse-partition", flow_run_name="partition-{arrival_date}")
-def partition_flow(source: str, root: str, arrival_date: date, files: list[str]) -> dict[str, Any]:
-    """Process one arrival-date partition of the landing zone into every layer under `root`."""
+def _run_date() -> date:
+    given = flow_run.parameters.get("arrival_date")
+    if given:
+        return given if isinstance(given, date) else date.fromisoformat(str(given)[:10])
+    return ledger.default_arrival_date(flow_run.scheduled_start_time)
+
+
+def _partition_run_name() -> str:
+    return f"partition-{_run_date().isoformat()}"
+
+
+@flow(name="warehouse-partition", flow_run_name=_partition_run_name)
+def partition_flow(
+    arrival_date: date | None = None,
+    source: str | None = None,
+    root: str | None = None,
+    files: list[str] | None = None,
+) -> dict[str, Any]:
+    """Process one arrival-date partition into every layer under `root` (default: yesterday in
+    Asia/Shanghai; source and root default to WAREHOUSE_SOURCE / WAREHOUSE_ROOT)."""
+    settings = Settings.from_env()
+    day = arrival_date or _run_date()
+    src, dst = Path(source or settings.source), Path(root or settings.root)
+    paths = [Path(f) for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
-    batch = ingest_task(files, arrival_date, source, run_id)
-    batch = validate_task(extract_task(clean_task(batch)))
-    summary = publish_task(batch, root)
-    get_run_logger().info("partition %s: %s", arrival_date, summary["status"])
+    started = time.perf_counter()
+    if not paths:
+        ledger.record_run(dst, day, [], src, summary=None, run_id=run_id)
+        get_run_logger().info("partition %s: no arrivals", day)
+        return {
+            "arrival_date": day.isoformat(),
+            "status": "empty",
+            "documents": 0,
+            "facts": 0,
+            "quarantined": 0,
+        }
+    try:
+        batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
+        batch = validate_task(extract_task(clean_task(batch), str(dst)))
+        summary = publish_task(batch, str(dst))
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        ledger.record_run(
+            dst,
+            day,
+            paths,
+            src,
+            summary=None,
+            error=message,
+            run_id=run_id,
+            seconds=time.perf_counter() - started,
+        )
+        raise
+    ledger.record_run(
+        dst, day, paths, src, summary=summary, run_id=run_id, seconds=time.perf_counter() - started
+    )
+    get_run_logger().info("partition %s: %s", day, summary["status"])
     return summary
 
 
@@ -73,7 +171,7 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[d
     parts = ingest.discover_partitions(Path(source), default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):
-        state = partition_flow(source, root, day, [str(p) for p in files], return_state=True)
+        state = partition_flow(day, source, root, [str(p) for p in files], return_state=True)
         if state.is_completed():
             summaries.append(state.result())
         else:

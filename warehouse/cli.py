@@ -72,6 +72,76 @@ def run(
 
 
 @app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="first arrival date (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option(help="last arrival date (YYYY-MM-DD), inclusive")],
+    source: Annotated[
+        Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="missing | failed | all")] = "missing",
+    concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list what would run and why; run nothing")
+    ] = False,
+) -> None:
+    """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
+    from warehouse import ledger
+
+    settings = Settings.from_env()
+    source, root = source or settings.source, root or settings.root
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        items = ledger.plan(first, last, source, root, mode)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if dry_run:
+        runs = [i for i in items if i.action == "run"]
+        typer.echo(f"dry run: {len(runs)} of {len(items)} dates would run (mode {mode})")
+        _print_table(
+            [
+                {
+                    "partition": i.arrival_date.isoformat(),
+                    "action": i.action,
+                    "files": len(i.files),
+                    "why": i.reason,
+                }
+                for i in items
+                if i.action != "empty" or len(items) <= 31
+            ]
+        )
+        return
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from flows.backfill import backfill_flow
+
+    state = backfill_flow(first, last, str(source), str(root), mode, concurrency, return_state=True)
+    rows = ledger.report(items, root)
+    shown = [r for r in rows if r["status"] != "empty"]
+    typer.echo(
+        f"backfill {first}..{last} ({mode}): {len(rows)} dates, {len(rows) - len(shown)} without arrivals"
+    )
+    _print_table(shown)
+    if not state.is_completed():
+        typer.echo(f"error: {state.message}", err=True)
+        raise typer.Exit(1)
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        typer.echo("(nothing)")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in columns))
+
+
+@app.command()
 def evaluate(
     gold: Annotated[Path, typer.Option(help="gold JSONL file (shape of shared/gold/dev.jsonl)")],
     root: Annotated[

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
-from warehouse import EXTRACTOR_VERSION, clean, extract, ingest, storage, validate
+from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, storage, validate
 
 TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
 
@@ -36,6 +36,7 @@ class Batch:
     facts: pl.DataFrame | None = None
     quarantine: pl.DataFrame | None = None
     rows_in: dict[str, int] = field(default_factory=dict)  # rows per table before validation
+    cached_docs: int = 0  # documents whose extraction came from the cache
 
     def tables(self) -> dict[tuple[str, str], pl.DataFrame]:
         frames = {
@@ -105,9 +106,11 @@ def stage_step(batch: Batch) -> Batch:
     return batch
 
 
-def extract_step(batch: Batch) -> Batch:
+def extract_step(batch: Batch, cache_root: Path | None = None) -> Batch:
+    """Mentions and facts of the staged documents; with `cache_root`, documents already extracted by this
+    extractor version come from the cache (`warehouse.cache`)."""
     assert batch.staged is not None, "stage_step must run first"
-    batch.mentions, batch.facts = extract.extract(batch.staged)
+    batch.mentions, batch.facts, batch.cached_docs = cache.extract_with_cache(batch.staged, cache_root)
     return batch
 
 
@@ -305,4 +308,4 @@ def run_partition(
 ) -> Summary:
     """All steps of one partition without Prefect."""
     batch = ingest_step(files, arrival_date, source, run_id)
-    return publish_step(validate_step(extract_step(stage_step(batch))), root, quality=quality)
+    return publish_step(validate_step(extract_step(stage_step(batch), root)), root, quality=quality)

@@ -1,0 +1,126 @@
+"""Deployments and backfills under the session's temporary Prefect API (kept few: each flow run costs ~1 s)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import pytest
+import yaml
+from conftest import PROJECT, SAMPLE
+
+from warehouse import ledger, storage
+
+pytestmark = pytest.mark.prefect
+START, END = date(2022, 2, 8), date(2022, 2, 13)
+ARRIVALS = {date(2022, 2, 9): "2022-02-09", date(2022, 2, 11): "2022-05-17", date(2022, 2, 12): "2021-12-29"}
+
+
+@pytest.fixture
+def landing(tmp_path):
+    source = tmp_path / "landing"
+    for day, sample_day in ARRIVALS.items():
+        shutil.copytree(SAMPLE / sample_day, source / day.isoformat())
+    return source
+
+
+def snapshot(root):
+    facts = storage.read_table(root, "curated", "indicators")
+    return sorted(facts["fact_id"]), {
+        t: storage.read_table(root, *t).height for t in (("raw", "documents"), ("curated", "indicators"))
+    }
+
+
+def test_every_deployment_in_prefect_yaml_registers(prefect_server, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    env = os.environ | {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    cli = [sys.executable, "-m", "prefect"]
+    pool = subprocess.run(
+        [*cli, "work-pool", "create", "warehouse-pool", "--type", "process"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+    )
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    done = subprocess.run(
+        [*cli, "--no-prompt", "deploy", "--all"], capture_output=True, text=True, env=env, cwd=PROJECT
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text())
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for spec in config["deployments"]:
+            flow_name = {"daily": "warehouse-partition", "backfill": "warehouse-backfill"}.get(
+                spec["name"], "warehouse-run"
+            )
+            deployment = client.read_deployment_by_name(f"{flow_name}/{spec['name']}")
+            assert deployment.work_pool_name == "warehouse-pool"
+            if spec["name"] == "daily":
+                (schedule,) = deployment.schedules
+                assert schedule.schedule.timezone == "Asia/Shanghai" and schedule.active
+                assert "arrival_date" not in deployment.parameters  # defaults to yesterday
+
+
+def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
+    prefect_server, landing, tmp_path, monkeypatch
+):
+    from flows.backfill import backfill_flow
+
+    root = tmp_path / "root"
+    # an interrupted backfill: only the first half of the range got done
+    half = backfill_flow(START, date(2022, 2, 10), str(landing), str(root), "missing", 2)
+    assert [r["status"] for r in half] == ["empty", half[1]["status"], "empty"]
+    first_run_ids = {d: r.run_id for d, r in ledger.read_ledger(root).items()}
+
+    table = backfill_flow(START, END, str(landing), str(root), "missing", 2)
+    statuses = {r["partition"]: r["status"] for r in table}
+    assert statuses["2022-02-09"] == "skipped"  # resumed: the done half is not run again
+    assert {statuses[d.isoformat()] for d in ARRIVALS if d.day > 10} <= {"published", "flagged"}
+    assert statuses["2022-02-10"] == statuses["2022-02-13"] == "empty"
+    assert ledger.read_ledger(root)[date(2022, 2, 9)].run_id == first_run_ids[date(2022, 2, 9)]
+    before = snapshot(root)
+
+    assert all(
+        r["status"] in ("skipped", "empty") for r in backfill_flow(START, END, str(landing), str(root))
+    )
+    backfill_flow(START, END, str(landing), str(root), "all", 2)  # rerun everything: replaced, not duplicated
+    assert snapshot(root) == before
+
+    import warehouse.ingest
+
+    real_read = warehouse.ingest.read_raw
+
+    def corrupt(files, arrival_date, source):  # the 2022-02-11 input can no longer be read
+        if arrival_date == date(2022, 2, 11):
+            raise OSError("corrupt input: unreadable file")
+        return real_read(files, arrival_date, source)
+
+    monkeypatch.setattr(warehouse.ingest, "read_raw", corrupt)
+    state = backfill_flow(START, END, str(landing), str(root), "all", 2, return_state=True)
+    assert state.is_failed() and "2022-02-11" in str(state.message)
+    records = ledger.read_ledger(root)
+    assert (
+        records[date(2022, 2, 11)].status == "failed"
+        and "corrupt input" in records[date(2022, 2, 11)].message
+    )
+    assert records[date(2022, 2, 12)].status in ("published", "flagged")  # the others went on
+    assert snapshot(root) == before  # the failed partition kept what was published before
+
+    monkeypatch.setattr(warehouse.ingest, "read_raw", real_read)
+    retried = backfill_flow(START, END, str(landing), str(root), "failed", 2)
+    assert [r["partition"] for r in retried if r["status"] not in ("skipped", "empty")] == ["2022-02-11"]
+
+
+def test_partition_flow_without_parameters_takes_yesterday_in_shanghai(prefect_server, tmp_path, monkeypatch):
+    from flows.partition import partition_flow
+
+    monkeypatch.setenv("WAREHOUSE_ROOT", str(tmp_path))
+    monkeypatch.setenv("WAREHOUSE_SOURCE", str(SAMPLE))
+    summary = partition_flow()
+    expected = ledger.default_arrival_date(datetime.now(UTC))
+    assert summary["arrival_date"] == expected.isoformat() and summary["status"] == "empty"
+    assert ledger.read_ledger(tmp_path)[expected].status == "empty"
