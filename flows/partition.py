@@ -11,11 +11,12 @@ The library (`warehouse`) does the work; this module only wires it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -25,6 +26,8 @@ from warehouse import ingest, ledger, pipeline
 from warehouse.pipeline import AuditFailed, Batch
 from warehouse.settings import Settings
 
+P = ParamSpec("P")
+R = TypeVar("R")
 NO_DATE = date(1, 1, 1)  # loose files (outside date folders) are only processed by `run_flow`
 
 
@@ -39,19 +42,20 @@ def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-RETRIES = 2
-BACKOFF = exponential_backoff(backoff_factor=1)  # 1 s, 2 s (with jitter)
+def io_task(name: str, timeout_seconds: int) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A task that touches files: retried twice with exponential backoff (1 s, 2 s, jittered) on I/O errors."""
+    return task(
+        name=name,
+        timeout_seconds=timeout_seconds,
+        cache_policy=NO_CACHE,
+        retries=2,
+        retry_delay_seconds=exponential_backoff(backoff_factor=1),
+        retry_jitter_factor=0.5,
+        retry_condition_fn=_retry_on_io_error,
+    )
 
 
-@task(
-    name="ingest",
-    timeout_seconds=600,
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_on_io_error,
-)
+@io_task("ingest", timeout_seconds=600)
 def ingest_task(files: list[str], arrival_date: date, source: str, run_id: str) -> Batch:
     return pipeline.ingest_step([Path(f) for f in files], arrival_date, Path(source), run_id)
 
@@ -61,15 +65,7 @@ def clean_task(batch: Batch) -> Batch:
     return pipeline.stage_step(batch)
 
 
-@task(
-    name="extract",
-    timeout_seconds=1800,
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_on_io_error,
-)
+@io_task("extract", timeout_seconds=1800)
 def extract_task(batch: Batch, root: str) -> Batch:
     return pipeline.extract_step(batch, cache_root=Path(root))
 
@@ -79,15 +75,7 @@ def validate_task(batch: Batch) -> Batch:
     return pipeline.validate_step(batch)
 
 
-@task(
-    name="audit-publish",
-    timeout_seconds=900,
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_on_io_error,
-)
+@io_task("audit-publish", timeout_seconds=900)
 def publish_task(batch: Batch, root: str) -> dict[str, Any]:
     """Write-audit-publish; the audit becomes a Markdown artifact whether it passed or not."""
     key = f"audit-{batch.arrival_date.isoformat()}"

@@ -60,3 +60,12 @@ def test_readme_data_dictionary_is_generated_from_the_models():
     for model in MODELS.values():
         for column in model.to_schema().columns:
             assert f"| `{column}` |" in README
+
+
+def test_readme_names_every_deployment_and_the_work_pool():
+    import yaml
+
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text(encoding="utf-8"))
+    for spec in config["deployments"]:
+        assert f"`{spec['name']}`" in README, spec["name"]
+        assert f"prefect work-pool create {spec['work_pool']['name']}" in README

@@ -16,6 +16,11 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Rural-revitalization indicator warehouse."
 )
 
+SourceOption = Annotated[
+    Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
+]
+RootOption = Annotated[Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")]
+
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -26,12 +31,8 @@ PREFECT_DEFAULTS = {
 
 @app.command()
 def run(
-    source: Annotated[
-        Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
-    ] = None,
-    root: Annotated[
-        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
-    ] = None,
+    source: SourceOption = None,
+    root: RootOption = None,
     date_: Annotated[
         str | None, typer.Option("--date", help="arrival date for loose files (YYYY-MM-DD; default today)")
     ] = None,
@@ -75,12 +76,8 @@ def run(
 def backfill(
     start: Annotated[str, typer.Option(help="first arrival date (YYYY-MM-DD)")],
     end: Annotated[str, typer.Option(help="last arrival date (YYYY-MM-DD), inclusive")],
-    source: Annotated[
-        Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
-    ] = None,
-    root: Annotated[
-        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
-    ] = None,
+    source: SourceOption = None,
+    root: RootOption = None,
     mode: Annotated[str, typer.Option(help="missing | failed | all")] = "missing",
     concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
     dry_run: Annotated[
