@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from flows.partition import partition_flow
+from flows.partition import partition_flow, snapshot_task
 from warehouse import ledger
 from warehouse.settings import Settings
 
@@ -61,6 +61,7 @@ def backfill_flow(
         if not state.is_completed():
             errors[day] = str(state.message or state.name)
     table = ledger.report(items, dst, errors)
+    snapshot_task(str(dst))  # consumers see the new partitions together
     create_table_artifact(
         table, key="backfill", description=f"backfill {start}..{end} ({mode}): {len(to_run)} partitions run"
     )
@@ -72,4 +73,4 @@ def backfill_flow(
 
 def _child(context: contextvars.Context, day: date, source: Path, root: Path) -> Any:
     """One partition as a child flow run, in the parent's context so the UI links it to the backfill."""
-    return context.run(partition_flow, day, str(source), str(root), return_state=True)
+    return context.run(partition_flow, day, str(source), str(root), None, False, return_state=True)

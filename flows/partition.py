@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from warehouse import ingest, ledger, pipeline
+from warehouse import ingest, ledger, pipeline, snapshot
 from warehouse.pipeline import AuditFailed, Batch
 from warehouse.settings import Settings
 
@@ -103,15 +103,23 @@ def _partition_run_name() -> str:
     return f"partition-{_run_date().isoformat()}"
 
 
+@task(name="snapshot", timeout_seconds=900, cache_policy=NO_CACHE)
+def snapshot_task(root: str) -> dict[str, Any]:
+    """Rebuild the consumer snapshot (indicator panel, regions, documents) and switch the manifest to it."""
+    return snapshot.publish(Path(root))
+
+
 @flow(name="warehouse-partition", flow_run_name=_partition_run_name)
 def partition_flow(
     arrival_date: date | None = None,
     source: str | None = None,
     root: str | None = None,
     files: list[str] | None = None,
+    publish_snapshot: bool = True,
 ) -> dict[str, Any]:
     """Process one arrival-date partition into every layer under `root` (default: yesterday in
-    Asia/Shanghai; source and root default to WAREHOUSE_SOURCE / WAREHOUSE_ROOT)."""
+    Asia/Shanghai; source and root default to WAREHOUSE_SOURCE / WAREHOUSE_ROOT), then rebuild the consumer
+    snapshot unless `publish_snapshot` is off (backfills and full runs rebuild it once at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
     src, dst = Path(source or settings.source), Path(root or settings.root)
@@ -149,6 +157,8 @@ def partition_flow(
         dst, day, paths, src, summary=summary, run_id=run_id, seconds=time.perf_counter() - started
     )
     get_run_logger().info("partition %s: %s", day, summary["status"])
+    if publish_snapshot:
+        snapshot_task(str(dst))
     return summary
 
 
@@ -159,11 +169,12 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[d
     parts = ingest.discover_partitions(Path(source), default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):
-        state = partition_flow(day, source, root, [str(p) for p in files], return_state=True)
+        state = partition_flow(day, source, root, [str(p) for p in files], False, return_state=True)
         if state.is_completed():
             summaries.append(state.result())
         else:
             failed.append(f"{day}: {state.message}")
+    snapshot_task(root)  # what was published, failed partitions or not
     if failed:
         raise RuntimeError(f"{len(failed)} partition(s) failed: " + " | ".join(failed))
     return summaries

@@ -21,11 +21,12 @@ DEV_GOLD = PROJECT / "sample" / "gold" / "dev.jsonl"
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample processed once (plain library calls) into a temporary root."""
-    from warehouse import ingest, pipeline
+    from warehouse import ingest, pipeline, snapshot
 
     root = tmp_path_factory.mktemp("warehouse")
     for day, files in ingest.discover_partitions(SAMPLE, date(2026, 1, 1)).items():
         pipeline.run_partition(files, day, SAMPLE, root, run_id="test")
+    snapshot.publish(root)
     return root
 
 

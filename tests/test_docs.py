@@ -69,3 +69,18 @@ def test_readme_names_every_deployment_and_the_work_pool():
     for spec in config["deployments"]:
         assert f"`{spec['name']}`" in README, spec["name"]
         assert f"prefect work-pool create {spec['work_pool']['name']}" in README
+
+
+def test_consumer_snippets_run(sample_run, tmp_path, monkeypatch):
+    section = README.split("## For consumers", 1)[1].split("\n## ", 1)[0]
+    snippets = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(snippets) == 3
+    (tmp_path / "data").symlink_to(sample_run.resolve(), target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    for code in snippets:
+        exec(compile(code, "README.md", "exec"), {})
+
+
+def test_readme_dictionary_covers_every_curated_table():
+    for table in ("curated/indicators", "curated/indicator_panel", "curated/regions", "curated/documents"):
+        assert f"#### `{table}`" in README

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -47,10 +48,14 @@ def run(
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
     from flows.partition import run_flow  # Prefect is imported only for runs
+    from warehouse import ingest
 
     default_date = date.fromisoformat(date_) if date_ else None
     try:
-        summaries = run_flow(str(source), str(root), default_date)
+        dates = list(ingest.discover_partitions(source, default_date or date.today()))
+        summaries = _with_progress(
+            "partitions", dates, root, lambda: run_flow(str(source), str(root), default_date)
+        )
     except Exception as exc:  # the flow names every failed partition; published ones stay published
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -66,6 +71,12 @@ def run(
     typer.echo(
         f"documents: {totals['documents']}\nmentions: {totals['mentions']}\n"
         f"facts: {totals['facts']}\nquarantined: {totals['quarantined']}"
+    )
+    from warehouse import read
+
+    manifest = read.manifest(root)
+    typer.echo(
+        f"snapshot: {manifest['snapshot']} (indicator_panel {manifest['rows']['indicator_panel']} rows)"
     )
     docs = next((s["quality_docs"] for s in reversed(summaries) if s["quality_docs"]), None)
     if docs:
@@ -115,7 +126,13 @@ def backfill(
         os.environ.setdefault(key, value)
     from flows.backfill import backfill_flow
 
-    state = backfill_flow(first, last, str(source), str(root), mode, concurrency, return_state=True)
+    to_run = [i.arrival_date for i in items if i.action == "run"]
+    state = _with_progress(
+        "backfill",
+        to_run,
+        root,
+        lambda: backfill_flow(first, last, str(source), str(root), mode, concurrency, return_state=True),
+    )
     rows = ledger.report(items, root)
     shown = [r for r in rows if r["status"] != "empty"]
     typer.echo(
@@ -127,15 +144,115 @@ def backfill(
         raise typer.Exit(1)
 
 
-def _print_table(rows: list[dict]) -> None:
+def _print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
+    """Rows as a rich table on stdout (plain text when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
     if not rows:
-        typer.echo("(nothing)")
+        typer.echo("(no rows)")
         return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    typer.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    table = Table(title=title, show_lines=False)
+    for column in rows[0]:
+        numeric = all(isinstance(r[column], int | float) for r in rows)
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for r in rows:
-        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in columns))
+        table.add_row(*("" if v is None else str(v) for v in r.values()))
+    Console(width=max(100, Console().width)).print(table)
+
+
+T = TypeVar("T")
+
+
+def _with_progress(label: str, dates: list[date], root: Path, work: Callable[[], T]) -> T:
+    """Run `work` under a progress bar advanced by the partition ledger (each finished date records itself)."""
+    import threading
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
+
+    from warehouse import ledger
+
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    wanted = set(dates)
+
+    def done() -> int:
+        records = ledger.read_ledger(root)
+        return sum(1 for d in wanted if d in records and records[d].updated_at >= started)
+
+    columns = (SpinnerColumn(), "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task(label, total=len(wanted))
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(0.5):
+                progress.update(bar, completed=done())
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        try:
+            return work()
+        finally:
+            stop.set()
+            poller.join()
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="one SQL statement (DuckDB dialect)")],
+    root: RootOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the result to a .csv or .parquet file")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="rows printed (the file gets all)")] = 50,
+) -> None:
+    """Query the current snapshot: views indicators, indicator_panel, regions, documents."""
+    import duckdb
+
+    from warehouse import sql as warehouse_sql
+
+    root = root or Settings.from_env().root
+    try:
+        result = warehouse_sql.query(root, statement)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except duckdb.Error as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if output is not None:
+        if output.suffix == ".csv":
+            result.write_csv(output)
+        elif output.suffix == ".parquet":
+            result.write_parquet(output)
+        else:
+            typer.echo("error: --output must end in .csv or .parquet", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"{result.height} rows written to {output}")
+        return
+    _print_table(
+        result.head(limit).to_dicts(),
+        title=f"{result.height} rows" + (f" (first {limit})" if result.height > limit else ""),
+    )
+
+
+@app.command()
+def report(
+    root: RootOption = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file (default <root>/report/index.html)")] = None,
+) -> None:
+    """Write a static HTML report of the snapshot: a chart per indicator, values linked to their evidence."""
+    from warehouse.report import build_report
+
+    root = root or Settings.from_env().root
+    try:
+        path = build_report(root, out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"report: {path}")
 
 
 @app.command()

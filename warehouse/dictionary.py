@@ -66,7 +66,14 @@ files by the audit):
 
 
 def dictionary_markdown() -> str:
+    from schemas.snapshot import CuratedDocument, CuratedPanel, CuratedRegion
+
     tables = {f"{layer}/{table}": model for (layer, table), model in MODELS.items()}
+    tables |= {
+        "curated/indicator_panel": CuratedPanel,
+        "curated/regions": CuratedRegion,
+        "curated/documents": CuratedDocument,
+    }
     tables["quarantine/<layer>/<table>"] = QuarantineRecord
     sections = [model_markdown(name, model) for name, model in tables.items()]
     return "\n\n".join([*sections, CROSS_TABLE_RULES])

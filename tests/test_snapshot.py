@@ -1,0 +1,106 @@
+"""The consumer snapshot: indicator panel, dimensions, manifest, read API and SQL, on the bundled sample."""
+
+import json
+import shutil
+from datetime import date
+
+import polars as pl
+import pytest
+
+from schemas.snapshot import CuratedPanel
+from warehouse import read, snapshot, sql, storage
+
+
+def test_panel_has_one_row_per_key_and_its_fact_ids_exist(sample_run, sample_facts):
+    panel = read.panel(sample_run).collect()
+    assert panel.height > 0
+    assert panel.select("region_code", "year", "indicator").is_duplicated().sum() == 0
+    known = set(sample_facts["fact_id"])
+    assert set(panel["fact_ids"].explode()) <= known and set(panel["chosen_fact_id"]) <= known
+    assert panel["year"].null_count() == 0
+    dated = sample_facts.filter(pl.col("year").is_not_null())
+    assert panel["fact_ids"].list.len().sum() == dated.height  # every dated fact is behind exactly one row
+
+
+def fact(fact_id, value, published, doc_id="a" * 64, approximate=False, region="510600", name="德阳市"):
+    return {
+        "fact_id": fact_id,
+        "doc_id": doc_id,
+        "indicator": "bridging_funds",
+        "value": value,
+        "unit": "CNY",
+        "region_code": region,
+        "region_name": name,
+        "year": 2022,
+        "published_date": published,
+        "approximate": approximate,
+    }
+
+
+def test_panel_choice_and_conflicts():
+    docs = pl.DataFrame({"doc_id": ["a" * 64, "b" * 64], "region_code": ["510600", "510000"]})
+    facts = pl.DataFrame(
+        [
+            fact("f1", 1.0e8, date(2023, 1, 5), "a" * 64),
+            fact("f2", 1.2e8, date(2023, 3, 1), "b" * 64),  # later, from the province's report
+            fact("f3", 9.0e8, date(2023, 6, 1), "b" * 64, approximate=True),  # latest but approximate
+        ]
+    )
+    (row,) = snapshot.build_panel(facts, docs).to_dicts()
+    assert row["chosen_fact_id"] == "f2" and row["value"] == 1.2e8 and row["sources"] == 2
+    assert row["conflicting_values"] == [1.0e8, 9.0e8] and sorted(row["fact_ids"]) == ["f1", "f2", "f3"]
+    assert row["rule"].startswith("exact; published 2023-03-01; a parent region's report")
+    same_day = pl.DataFrame(
+        [fact("f1", 1.0e8, date(2023, 3, 1), "a" * 64), fact("f2", 1.2e8, date(2023, 3, 1), "b" * 64)]
+    )
+    (row,) = snapshot.build_panel(same_day, docs).to_dicts()
+    assert row["chosen_fact_id"] == "f1" and "the region's own report" in row["rule"]
+    CuratedPanel.validate(snapshot.build_panel(facts, docs).with_columns(chosen_doc_id=pl.lit("a" * 64)))
+
+
+def test_dimensions(sample_run):
+    regions = read.regions_table(sample_run).collect()
+    (zhongjiang,) = regions.filter(pl.col("region_name") == "中江县").to_dicts()
+    assert (zhongjiang["city_code"], zhongjiang["province_code"]) == ("510600", "510000")
+    documents = read.documents(sample_run).collect()
+    assert documents.height == 5 and documents["facts"].sum() == read.indicators(sample_run).collect().height
+
+
+def test_read_filters_region_descendants_indicators_and_years(sample_run):
+    sichuan = read.indicators(sample_run, region="四川省").collect()
+    assert sichuan.height > 0 and set(sichuan["region_code"].str.slice(0, 2)) == {"51"}
+    assert read.indicators(sample_run, region="510000").collect().height == sichuan.height
+    narrowed = read.panel(
+        sample_run, region="德阳市", indicators=["first_secretaries"], years=(2021, 2021)
+    ).collect()
+    assert set(narrowed["indicator"]) == {"first_secretaries"} and set(narrowed["year"]) == {2021}
+    with pytest.raises(ValueError, match="unknown region"):
+        read.panel(sample_run, region="不存在市")
+
+
+def test_read_works_on_an_fsspec_url(sample_run):
+    url = sample_run.resolve().as_uri()  # file:///…: the same code path as s3://
+    assert read.panel(url).collect().height == read.panel(sample_run).collect().height
+
+
+def test_a_new_snapshot_switches_the_manifest_last_and_old_readers_keep_theirs(sample_run, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    first = read.manifest(root)
+    held = read.indicators(root).collect()
+    day = held["arrival_date"][0]
+    storage.write_partition(
+        held.filter(pl.col("arrival_date") == day).head(1), root, "curated", "indicators", day
+    )
+    second = snapshot.publish(root)
+    assert second["snapshot"] != first["snapshot"] and read.manifest(root) == second
+    old_files = [root / f for f in first["tables"]["indicators"]]
+    assert pl.concat([pl.read_parquet(f) for f in old_files]).height == held.height  # hard links kept it
+    assert json.loads((root / "curated" / "_manifest.json").read_text())["rows"]["indicators"] < held.height
+
+
+def test_sql_over_the_snapshot(sample_run):
+    result = sql.query(sample_run, "SELECT count(*) AS n FROM indicators JOIN documents USING (doc_id)")
+    assert result["n"][0] == read.indicators(sample_run).collect().height
+    panel = sql.query(sample_run, "SELECT region_code, year, indicator FROM indicator_panel")
+    assert panel.height == read.panel(sample_run).collect().height

@@ -1,0 +1,102 @@
+"""Read the curated tables of the current snapshot as polars LazyFrames.
+
+    from warehouse import read
+    panel = read.panel("data", region="四川省", indicators=["bridging_funds"], years=(2021, 2023))
+    panel.collect()
+
+`root` is a local folder or an fsspec URL (``s3://bucket/warehouse``, ``file:///…``); `storage_options` are
+passed to fsspec and polars. Every reader follows ``curated/_manifest.json``, so the tables read together
+come from one snapshot even while a run is publishing the next.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from warehouse import regions
+
+TABLES = ("indicators", "indicator_panel", "regions", "documents")
+
+
+def manifest(root: str | Path, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The current snapshot's manifest; FileNotFoundError when nothing was published yet."""
+    location = _join(root, "curated/_manifest.json")
+    if _is_url(root):
+        import fsspec
+
+        with fsspec.open(location, "r", encoding="utf-8", **(storage_options or {})) as fh:
+            return dict(json.load(fh))
+    path = Path(location)
+    if not path.exists():
+        raise FileNotFoundError(f"no snapshot under {root}: run `python -m warehouse run` first")
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def table(
+    name: str,
+    root: str | Path = "data",
+    *,
+    region: str | None = None,
+    indicators: list[str] | None = None,
+    years: tuple[int, int] | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> pl.LazyFrame:
+    """A curated table, filtered to a region and its descendants (name or code), indicator codes and an
+    inclusive year range, where the table has those columns."""
+    if name not in TABLES:
+        raise ValueError(f"unknown table {name!r}; expected one of {TABLES}")
+    files = [_join(root, f) for f in manifest(root, storage_options)["tables"][name]]
+    lf = pl.scan_parquet(files, storage_options=storage_options, hive_partitioning=name == "indicators")
+    columns = lf.collect_schema().names()
+    if region is not None and "region_code" in columns:
+        lf = lf.filter(pl.col("region_code").is_in(sorted(descendants(region))))
+    if indicators is not None and "indicator" in columns:
+        lf = lf.filter(pl.col("indicator").is_in(indicators))
+    if years is not None and "year" in columns:
+        lf = lf.filter(pl.col("year").is_between(*years))
+    return lf
+
+
+def indicators(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
+    """curated/indicators: every fact with its evidence."""
+    return table("indicators", root, **filters)
+
+
+def panel(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
+    """curated/indicator_panel: one value per region, year and indicator."""
+    return table("indicator_panel", root, **filters)
+
+
+def regions_table(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
+    """curated/regions: codes, names, levels and parents."""
+    return table("regions", root, **filters)
+
+
+def documents(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
+    """curated/documents: title, publisher, dates, file and region of each source document."""
+    return table("documents", root, **filters)
+
+
+def descendants(region: str) -> set[str]:
+    """A region (code or full name) and every region inside it; 全国 is every region."""
+    gaz = regions.gazetteer()
+    code = region if region in gaz else next((c for c, r in gaz.items() if r.name == region), None)
+    if code is None:
+        raise ValueError(f"unknown region {region!r}: give a GB/T 2260 code or a full official name")
+    if code == regions.NATIONAL:
+        return set(gaz)
+    return {c for c in gaz if c == code or code in regions.ancestors(c)}
+
+
+def _is_url(root: str | Path) -> bool:
+    return isinstance(root, str) and "://" in root
+
+
+def _join(root: str | Path, relative: str) -> str:
+    if _is_url(root):
+        return f"{str(root).rstrip('/')}/{relative}"
+    return str(Path(root) / relative)

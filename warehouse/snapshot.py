@@ -1,0 +1,189 @@
+"""The consumer snapshot: indicator panel and dimension tables, rebuilt after every run, published whole.
+
+A snapshot lives in ``<root>/curated/_snapshots/<id>/``: the four curated tables (`indicators` as hard links
+to the partition files of that moment, so a later run replacing a partition does not change it, plus
+`indicator_panel`, `regions`, `documents`). ``<root>/curated/_manifest.json`` is written last, atomically,
+and names the current snapshot's files; readers (`warehouse.read`) follow it, so they always see one
+consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas import StagedDocument
+from schemas.snapshot import CuratedDocument, CuratedPanel, CuratedRegion
+from warehouse import EXTRACTOR_VERSION, regions, storage, validate
+
+MANIFEST = "_manifest.json"
+SNAPSHOTS = "_snapshots"
+KEEP = 3
+SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "indicator_panel": CuratedPanel,
+    "regions": CuratedRegion,
+    "documents": CuratedDocument,
+}
+
+
+def build_panel(facts: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """One row per (region_code, year, indicator). Choice: exact before approximate, then the most recent
+    publication, then the most specific source (the region's own report before a parent's or another's),
+    then the largest value (a total over its parts in the same report), then the smallest fact_id. Facts
+    without a year stay out."""
+    own = documents.select("doc_id", pl.col("region_code").alias("doc_region"))
+    ranked = (
+        facts.filter(pl.col("year").is_not_null())
+        .join(own, on="doc_id", how="left")
+        .with_columns(specificity=_specificity(pl.col("region_code"), pl.col("doc_region")))
+        .sort(
+            ["approximate", "published_date", "specificity", "value", "fact_id"],
+            descending=[False, True, False, True, False],
+            nulls_last=True,
+        )
+    )
+    key = ["region_code", "year", "indicator"]
+    return (
+        ranked.group_by(key, maintain_order=True)
+        .agg(
+            pl.col("region_name").first(),
+            pl.col("unit").first(),
+            pl.col("value").first(),
+            pl.col("fact_id").first().alias("chosen_fact_id"),
+            pl.col("doc_id").first().alias("chosen_doc_id"),
+            pl.col("doc_id").n_unique().cast(pl.Int64).alias("sources"),
+            pl.col("value").unique().sort().alias("_values"),
+            pl.col("fact_id").alias("fact_ids"),
+            pl.col("approximate").first().alias("_approx"),
+            pl.col("published_date").first().alias("_published"),
+            pl.col("specificity").first().alias("_specificity"),
+        )
+        .with_columns(
+            conflicting_values=pl.col("_values").list.set_difference(pl.concat_list("value")).list.sort(),
+            rule=pl.format(
+                "{}; published {}; {}",
+                pl.when(pl.col("_approx"))
+                .then(pl.lit("approximate (no exact figure)"))
+                .otherwise(pl.lit("exact")),
+                pl.col("_published").cast(pl.String).fill_null("undated"),
+                pl.col("_specificity").replace_strict(SPECIFICITY, return_dtype=pl.String),
+            ),
+        )
+        .select(list(CuratedPanel.to_schema().columns))
+        .sort(key)
+    )
+
+
+SPECIFICITY = {0: "the region's own report", 1: "a parent region's report", 2: "another source"}
+
+
+def _specificity(region: pl.Expr, doc_region: pl.Expr) -> pl.Expr:
+    parents = {code: regions.ancestors(code) + [regions.NATIONAL] for code in regions.gazetteer()}
+    is_parent = pl.struct(r=region, d=doc_region).map_elements(
+        lambda s: s["d"] in parents.get(s["r"], []), return_dtype=pl.Boolean
+    )
+    return pl.when(region == doc_region).then(0).when(is_parent).then(1).otherwise(2)
+
+
+def build_regions() -> pl.DataFrame:
+    rows = []
+    for code, r in regions.gazetteer().items():
+        chain = [code, *regions.ancestors(code)]
+        levels = {regions.gazetteer()[c].level: c for c in chain}
+        rows.append(
+            {
+                "region_code": code,
+                "region_name": r.name,
+                "level": r.level,
+                "parent_code": r.parent_code or None,
+                "city_code": levels.get("city"),
+                "province_code": levels.get("province"),
+            }
+        )
+    return pl.DataFrame(rows, schema={c: pl.String for c in CuratedRegion.to_schema().columns}).sort(
+        "region_code"
+    )
+
+
+def build_documents(staged: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
+    counts = facts.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("facts"))
+    return (
+        staged.join(counts, on="doc_id", how="left")
+        .with_columns(pl.col("facts").fill_null(0))
+        .select(list(CuratedDocument.to_schema().columns))
+        .unique("doc_id", keep="last")
+        .sort("doc_id")
+    )
+
+
+def publish(root: Path) -> dict[str, Any]:
+    """Build, validate and publish a new snapshot from the published partitions; returns the manifest."""
+    root = Path(root)
+    facts = storage.read_table(root, "curated", "indicators")
+    staged = storage.read_table(root, "staged", "documents")
+    facts = facts if facts is not None else pl.DataFrame(schema=_facts_schema())
+    staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
+    tables = {
+        "indicator_panel": build_panel(facts, staged_docs),
+        "regions": build_regions(),
+        "documents": build_documents(staged_docs, facts),
+    }
+    for name, df in tables.items():  # a contract failure here fails loudly; the old snapshot stays current
+        validate.check_columns(df, SNAPSHOT_MODELS[name])
+        SNAPSHOT_MODELS[name].validate(df, lazy=True)
+    snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    folder = root / "curated" / SNAPSHOTS / snapshot_id
+    files: dict[str, list[str]] = {"indicators": []}
+    for part in sorted(
+        storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
+    ):
+        link = folder / "indicators" / part.parent.name / storage.PART_FILE
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.link(part, link)
+        files["indicators"].append(link.relative_to(root).as_posix())
+    for name, df in tables.items():
+        path = folder / f"{name}.parquet"
+        df.write_parquet(path, compression="zstd")
+        files[name] = [path.relative_to(root).as_posix()]
+    manifest = {
+        "snapshot": snapshot_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "extractor_version": EXTRACTOR_VERSION,
+        "rows": {name: df.height for name, df in tables.items()} | {"indicators": facts.height},
+        "tables": files,
+    }
+    _write_manifest(root, manifest)
+    _prune(root, keep=KEEP)
+    return manifest
+
+
+def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    path = root / "curated" / MANIFEST
+    tmp = path.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _prune(root: Path, keep: int) -> None:
+    folders = sorted((root / "curated" / SNAPSHOTS).iterdir())
+    for old in folders[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _facts_schema() -> dict[str, Any]:
+    from warehouse.extract import FACT_SCHEMA
+
+    return FACT_SCHEMA
+
+
+def _staged_schema() -> dict[str, Any]:
+    columns = StagedDocument.to_schema().columns.items()
+    return {c: col.dtype.type for c, col in columns if c != "text"}
