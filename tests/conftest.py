@@ -46,3 +46,60 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# --- browser tests: Debian's chromium driven by Playwright, network off ----------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless chromium, once per session. Skipped when missing unless WAREHOUSE_REQUIRE_BROWSER is set
+    (CI sets it, so there a missing browser fails)."""
+    required = bool(os.environ.get("WAREHOUSE_REQUIRE_BROWSER"))
+    if not CHROMIUM.exists():
+        if required:
+            pytest.fail(f"{CHROMIUM} is missing and WAREHOUSE_REQUIRE_BROWSER is set")
+        pytest.skip(f"{CHROMIUM} is missing (set WAREHOUSE_REQUIRE_BROWSER to make this a failure)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def offline_page(chromium):
+    """A page that may load file:// URLs only; yields (page, problems, requests)."""
+    context = chromium.new_context(offline=True, viewport={"width": 1100, "height": 900})
+    problems: list[str] = []
+    requests: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            problems.append(f"routed away: {r.request.url}")
+            r.abort()
+
+    context.route("**/*", route)
+    context.on("request", lambda req: requests.append(req.url))
+    page = context.new_page()
+    console: list[tuple[str, str]] = []
+    page.on("console", lambda m: console.append((m.type, m.text)))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield page, problems, requests
+    context.close()
+    assert [m for m in console if m[0] == "error"] == []

@@ -3,7 +3,6 @@
 One temporary warehouse root gets every scenario of the module-scoped `gate` fixture, so the Data Docs
 checked below hold several runs (passed, blocked, warning-only)."""
 
-import os
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -25,17 +24,6 @@ CODES = [
     "poverty_exit_households",
     "poor_villages_exited",
     "registered_poor_population",
-]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 # What the static check forbids anywhere in a page: absolute http(s) URLs and protocol-relative src/href.
 EXTERNAL = re.compile(r"""https?://|(?:src|href)\s*=\s*["']?\s*//""", re.I)
@@ -255,63 +243,26 @@ def test_offline_html_strips_every_kind_of_external_reference():
 # --- the same pages in a browser with the network off ---------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    required = bool(os.environ.get("WAREHOUSE_REQUIRE_BROWSER"))
-    if not CHROMIUM.exists():
-        if required:
-            pytest.fail(f"{CHROMIUM} is missing and WAREHOUSE_REQUIRE_BROWSER is set")
-        pytest.skip(f"{CHROMIUM} is missing (set WAREHOUSE_REQUIRE_BROWSER to make this a failure)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
-def test_data_docs_render_offline_in_chromium(chromium, gate):
+def test_data_docs_render_offline_in_chromium(offline_page, gate):
     root, results = gate
-    context = chromium.new_context(offline=True, viewport={"width": 1280, "height": 900})
-    requests: list[str] = []
-    problems: list[str] = []
+    page, problems, requests = offline_page
+    page.goto((root / "quality" / "index.html").as_uri())
+    table = page.locator("table.gx-static-table").first
+    assert table.is_visible()
+    assert table.locator("tbody tr").count() == len(results)
+    assert page.get_by_text("test-shrunk").is_visible()
+    assert page.get_by_text("curated_indicators").first.is_visible()
 
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            problems.append(f"routed away: {r.request.url}")
-            r.abort()
-
-    context.route("**/*", route)
-    context.on("request", lambda req: requests.append(req.url))
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    try:
-        page.goto((root / "quality" / "index.html").as_uri())
-        table = page.locator("table.gx-static-table").first
-        assert table.is_visible()
-        assert table.locator("tbody tr").count() == len(results)
-        assert page.get_by_text("test-shrunk").is_visible()
-        assert page.get_by_text("curated_indicators").first.is_visible()
-
-        # follow the index's own link to the blocked run's validation page
-        page.get_by_role("link", name="test-shrunk").first.click()
-        page.wait_for_load_state()
-        assert page.url.startswith("file://") and "/validations/curated_indicators/test-shrunk/" in page.url
-        gate_box = page.locator(".warehouse-gate.blocked")
-        assert gate_box.is_visible()
-        assert "expected >= 20 (previous 40)" in gate_box.inner_text()
-        assert page.locator("table").first.is_visible()
-        assert page.get_by_text("values must not be null").first.is_visible()
-        assert page.locator("body").inner_text().count("\n") > 50
-    finally:
-        context.close()
+    # follow the index's own link to the blocked run's validation page
+    page.get_by_role("link", name="test-shrunk").first.click()
+    page.wait_for_load_state()
+    assert page.url.startswith("file://") and "/validations/curated_indicators/test-shrunk/" in page.url
+    gate_box = page.locator(".warehouse-gate.blocked")
+    assert gate_box.is_visible()
+    assert "expected >= 20 (previous 40)" in gate_box.inner_text()
+    assert page.locator("table").first.is_visible()
+    assert page.get_by_text("values must not be null").first.is_visible()
+    assert page.locator("body").inner_text().count("\n") > 50
     assert requests and all(u.startswith("file://") for u in requests), requests
     assert problems == []
