@@ -13,18 +13,33 @@ GOLDEN = Path(__file__).parent / "golden"
 HOLDOUT = Path(__file__).parent / "holdout"
 
 
-@pytest.fixture(scope="module")
-def golden_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("golden")
-    docs = GOLDEN / "docs"
+def run_set(folder: Path, root: Path) -> Path:
+    """Every document of a golden set through the pipeline as one partition (no quality checkpoint)."""
+    docs = folder / "docs"
     ((day, files),) = ingest.discover_partitions(docs, date(2026, 1, 1)).items()
-    summary = pipeline.run_partition(files, day, docs, root, run_id="golden", quality=False)
+    summary = pipeline.run_partition(files, day, docs, root, run_id=folder.name, quality=False)
     assert summary.documents == len(files) and summary.quarantined == 0
     return root
 
 
-def test_gold_file_is_consistent_with_its_documents():
-    done = subprocess.run([sys.executable, str(GOLDEN / "check_gold.py")], capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def golden_root(tmp_path_factory):
+    return run_set(GOLDEN, tmp_path_factory.mktemp("golden"))
+
+
+@pytest.fixture(scope="module")
+def holdout_root(tmp_path_factory):
+    return run_set(HOLDOUT, tmp_path_factory.mktemp("holdout"))
+
+
+@pytest.mark.parametrize(
+    ("folder", "min_cjk"), [(GOLDEN, "1500"), (HOLDOUT, "1200")], ids=["golden", "holdout"]
+)
+def test_gold_file_is_consistent_with_its_documents(folder, min_cjk):
+    checker = GOLDEN / "check_gold.py"
+    done = subprocess.run(
+        [sys.executable, str(checker), str(folder), "--min-cjk", min_cjk], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -35,35 +50,19 @@ def test_every_format_and_encoding_is_staged(golden_root):
     assert set(staged["format"]) >= {"jekyll", "html", "docx", "portal_text", "word_text"}
 
 
-def test_every_fact_points_at_its_mention(golden_root):
-    texts = dict(storage.read_table(golden_root, "staged", "documents").select("doc_id", "text").iter_rows())
-    facts = storage.read_table(golden_root, "curated", "indicators")
+@pytest.mark.parametrize("root_fixture", ["golden_root", "holdout_root"])
+def test_every_fact_points_at_its_mention(root_fixture, request):
+    root = request.getfixturevalue(root_fixture)
+    texts = dict(storage.read_table(root, "staged", "documents").select("doc_id", "text").iter_rows())
+    facts = storage.read_table(root, "curated", "indicators")
     assert facts.height > 100
     for f in facts.iter_rows(named=True):
         assert texts[f["doc_id"]][f["char_start"] : f["char_end"]] == f["mention"]
         assert f["mention"] in f["evidence"]
 
 
-@pytest.fixture(scope="module")
-def holdout_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("holdout")
-    docs = HOLDOUT / "docs"
-    ((day, files),) = ingest.discover_partitions(docs, date(2026, 1, 1)).items()
-    summary = pipeline.run_partition(files, day, docs, root, run_id="holdout", quality=False)
-    assert summary.documents == len(files) and summary.quarantined == 0
-    return root
-
-
-def test_holdout_gold_file_is_consistent_with_its_documents():
-    done = subprocess.run([sys.executable, str(HOLDOUT / "check_gold.py")], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-
 def test_holdout_scores_do_not_regress(holdout_root):
     facts = storage.read_table(holdout_root, "curated", "indicators")
-    texts = dict(storage.read_table(holdout_root, "staged", "documents").select("doc_id", "text").iter_rows())
-    for f in facts.iter_rows(named=True):
-        assert texts[f["doc_id"]][f["char_start"] : f["char_end"]] == f["mention"]
     result = evaluate.score_table(facts, evaluate.load_gold(HOLDOUT / "gold.jsonl"))
     print(result.summary())
     assert result.f1 >= 0.93 and result.region_accuracy >= 0.95 and result.year_accuracy >= 0.88

@@ -10,14 +10,12 @@ The cache only saves time: every run still validates and audits what it publishe
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from functools import cache
 from pathlib import Path
 
 import polars as pl
 
-from warehouse import EXTRACTOR_VERSION, extract
+from warehouse import EXTRACTOR_VERSION, extract, storage
 
 KINDS = ("mentions", "facts")  # facts are written last: their file marks a complete entry
 
@@ -44,13 +42,10 @@ def _path(root: Path, doc_id: str, kind: str) -> Path:
 
 def store(root: Path, mentions: pl.DataFrame, facts: pl.DataFrame, doc_ids: list[str]) -> None:
     """Cache the extraction of each of `doc_ids` (documents with no mentions get empty entries)."""
-    cache_dir(root).mkdir(parents=True, exist_ok=True)
     for doc_id in doc_ids:
         for kind, df in zip(KINDS, (mentions, facts), strict=True):
-            target = _path(root, doc_id, kind)
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            df.filter(pl.col("doc_id") == doc_id).write_parquet(tmp)
-            os.replace(tmp, target)
+            part = df.filter(pl.col("doc_id") == doc_id)
+            storage.replace_atomically(_path(root, doc_id, kind), part.write_parquet)
 
 
 def extract_with_cache(staged: pl.DataFrame, root: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:

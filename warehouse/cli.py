@@ -177,9 +177,9 @@ def _with_progress(label: str, dates: list[date], root: Path, work: Callable[[],
     started = datetime.now(UTC).isoformat(timespec="seconds")
     wanted = set(dates)
 
-    def done() -> int:
-        records = ledger.read_ledger(root)
-        return sum(1 for d in wanted if d in records and records[d].updated_at >= started)
+    def done() -> int:  # reads only the records of the dates being run, not the whole ledger
+        records = (ledger.read_record(root, d) for d in wanted)
+        return sum(1 for r in records if r is not None and r.updated_at >= started)
 
     columns = (SpinnerColumn(), "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:

@@ -182,9 +182,9 @@ def _resolve_coref(word: str, doc_region: str | None) -> str | None:
 def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> list[Ref]:
     """Years a figure can take from the text before it. Comparison bases (比上年, 较去年, 同比) are not
     the figure's year and are left out."""
-    refs = []
+    refs, titles = [], regions.book_titles(view)
     for m in _YEAR.finditer(view):
-        if view.count("《", 0, m.start()) > view.count("》", 0, m.start()):
+        if any(lo <= m.start() < hi for lo, hi in titles):  # 《…2021年…》 names a document, not a period
             continue
         since = view.startswith("以来", m.end()) or view.startswith("度以来", m.end())
         refs.append(Ref(m.start(), m.end(), year=ref_year if since and ref_year else int(m.group(1))))

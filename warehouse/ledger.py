@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from warehouse import EXTRACTOR_VERSION, ingest
+from warehouse import EXTRACTOR_VERSION, ingest, storage
 
 LEDGER = "_ledger"
 DONE = ("published", "flagged", "empty")  # statuses that count as finished
@@ -60,21 +58,24 @@ def record_path(root: Path, arrival_date: date) -> Path:
 
 
 def write_record(root: Path, record: PartitionRecord) -> None:
-    path = record_path(root, date.fromisoformat(record.arrival_date))
-    path.parent.mkdir(parents=True, exist_ok=True)
     record.updated_at = record.updated_at or datetime.now(UTC).isoformat(timespec="seconds")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(asdict(record), ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(asdict(record), ensure_ascii=False, indent=1)
+    storage.write_text_atomically(record_path(root, date.fromisoformat(record.arrival_date)), text)
+
+
+def _load(path: Path) -> PartitionRecord:
+    return PartitionRecord(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_record(root: Path, arrival_date: date) -> PartitionRecord | None:
+    path = record_path(root, arrival_date)
+    return _load(path) if path.exists() else None
 
 
 def read_ledger(root: Path) -> dict[date, PartitionRecord]:
     folder = Path(root) / LEDGER
-    out = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        record = PartitionRecord(**json.loads(path.read_text(encoding="utf-8")))
-        out[date.fromisoformat(record.arrival_date)] = record
-    return out
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return {date.fromisoformat(r.arrival_date): r for r in map(_load, paths)}
 
 
 def date_range(start: date, end: date) -> list[date]:

@@ -38,6 +38,14 @@ class Batch:
     rows_in: dict[str, int] = field(default_factory=dict)  # rows per table before validation
     cached_docs: int = 0  # documents whose extraction came from the cache
 
+    def quarantined(self) -> pl.DataFrame:
+        """The quarantine records so far (an empty table before any step produced one)."""
+        return (
+            self.quarantine
+            if self.quarantine is not None
+            else pl.DataFrame(schema=validate.QUARANTINE_SCHEMA)
+        )
+
     def tables(self) -> dict[tuple[str, str], pl.DataFrame]:
         frames = {
             TABLES[0]: self.raw,
@@ -162,7 +170,8 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
     """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails."""
     staging = storage.staging_root(root, batch.run_id)
     shutil.rmtree(staging, ignore_errors=True)
-    for (layer, table), df in _outputs(batch).items():
+    outputs = _outputs(batch)
+    for (layer, table), df in outputs.items():
         storage.write_partition(df, staging, layer, table, batch.arrival_date)
     try:
         audit = audit_partition(batch, staging, root, quality=quality)
@@ -174,7 +183,7 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
     _record_run(root, summary)
     if audit.status == "failed":
         raise AuditFailed(summary, staging)
-    for layer, table in _outputs(batch):  # curated after the layers it refers to; quarantine last
+    for layer, table in outputs:  # curated after the layers it refers to; quarantine last
         storage.publish_partition(staging, root, layer, table, batch.arrival_date)
     shutil.rmtree(staging, ignore_errors=True)
     if staging.parent.exists() and not any(staging.parent.iterdir()):
@@ -210,7 +219,7 @@ def audit_markdown(summary: Summary) -> str:
 def _outputs(batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
     """Every file a partition publishes: the four tables, then one quarantine table per table (empty ones
     too, so a rerun with nothing quarantined replaces an earlier quarantine)."""
-    q = batch.quarantine if batch.quarantine is not None else pl.DataFrame(schema=validate.QUARANTINE_SCHEMA)
+    q = batch.quarantined()
     out = dict(batch.tables())
     for layer, table in TABLES:
         part = q.filter((pl.col("layer") == layer) & (pl.col("table") == table))
@@ -240,7 +249,7 @@ def audit_partition(batch: Batch, staging: Path, root: Path, *, quality: bool = 
             if reasons:
                 blocking.append(f"{name}: {len(reasons)} rows fail the contract after writing")
     blocking += _cross_table(written)
-    q = batch.quarantine if batch.quarantine is not None else pl.DataFrame(schema=validate.QUARANTINE_SCHEMA)
+    q = batch.quarantined()
     audit = Audit(
         status="published",
         blocking=blocking,

@@ -37,7 +37,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from warehouse import storage
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -529,13 +530,13 @@ def make_docs_offline(directory: Path) -> int:
         text = path.read_text(encoding="utf-8")
         new = offline_html(text, page=path, site_root=directory)
         if new != text:
-            _write_atomic(path, new)
+            storage.write_text_atomically(path, new)
             changed += 1
     for path in sorted(directory.rglob("*.css")):
         text = path.read_text(encoding="utf-8")
         new = _offline_css(text)
         if new != text:
-            _write_atomic(path, new)
+            storage.write_text_atomically(path, new)
             changed += 1
     return changed
 
@@ -688,16 +689,4 @@ def _add_gate_summary(page: Path, passed: bool, failures: list[str], arrival_dat
     block = f'<div class="warehouse-gate {status}">{head}{f"<ul>{items}</ul>" if items else ""}</div>'
     new, n = re.subn(r"(<body\b[^>]*>)", lambda m: m.group(1) + block, text, count=1, flags=re.I)
     if n:
-        _write_atomic(page, new)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        storage.write_text_atomically(page, new)

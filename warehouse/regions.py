@@ -89,7 +89,7 @@ def _by_bigram() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     return re.compile(f"[{re.escape(first)}]"), dict(by_bigram)
 
 
-def _book_titles(text: str) -> list[tuple[int, int]]:
+def book_titles(text: str) -> list[tuple[int, int]]:
     """Spans inside 《…》 (nested titles count as one)."""
     out, depth, start = [], 0, 0
     for m in re.finditer("[《》]", text):
@@ -108,7 +108,7 @@ def _book_titles(text: str) -> list[tuple[int, int]]:
 def find_region_names(text: str) -> list[RegionMatch]:
     """Every full or short region name in `text`, the longest at each position, left to right, skipping
     book titles 《…》."""
-    index, titles, out = _name_index(), _book_titles(text), []
+    index, titles, out = _name_index(), book_titles(text), []
     first_chars, by_bigram = _by_bigram()
     resume = 0
     for c in first_chars.finditer(text):

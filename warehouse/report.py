@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from warehouse import catalog, read
+from warehouse import catalog, read, storage
 
 MAX_REGIONS = 8
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b8860b", "#b07aa1", "#ff6f91")
@@ -55,12 +55,7 @@ def build_report(root: str | Path, out: Path | None = None) -> Path:
         if isinstance(root, str) and "://" in root:
             raise ValueError("give `out` for a remote root")
         out = Path(root) / "report" / "index.html"
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(load(root)), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return storage.write_text_atomically(Path(out), render(load(root)))
 
 
 def load(root: str | Path, attempts: int = 3) -> Snapshot:

@@ -34,16 +34,22 @@ SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
 }
 
 
-def build_panel(facts: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+def build_panel(
+    facts: pl.DataFrame, documents: pl.DataFrame, region_dim: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per (region_code, year, indicator). Choice: exact before approximate, then the most recent
     publication, then the most specific source (the region's own report before a parent's or another's),
     then the largest value (a total over its parts in the same report), then the smallest fact_id. Facts
-    without a year stay out."""
+    without a year stay out. `region_dim` is `build_regions()` (built here when not given)."""
     own = documents.select("doc_id", pl.col("region_code").alias("doc_region"))
+    parents = (region_dim if region_dim is not None else build_regions()).select(
+        "region_code", "parent_code", "city_code", "province_code"
+    )
     ranked = (
         facts.filter(pl.col("year").is_not_null())
         .join(own, on="doc_id", how="left")
-        .with_columns(specificity=_specificity(pl.col("region_code"), pl.col("doc_region")))
+        .join(parents, on="region_code", how="left")
+        .with_columns(specificity=_specificity())
         .sort(
             ["approximate", "published_date", "specificity", "value", "fact_id"],
             descending=[False, True, False, True, False],
@@ -85,12 +91,16 @@ def build_panel(facts: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
 SPECIFICITY = {0: "the region's own report", 1: "a parent region's report", 2: "another source"}
 
 
-def _specificity(region: pl.Expr, doc_region: pl.Expr) -> pl.Expr:
-    parents = {code: regions.ancestors(code) + [regions.NATIONAL] for code in regions.gazetteer()}
-    is_parent = pl.struct(r=region, d=doc_region).map_elements(
-        lambda s: s["d"] in parents.get(s["r"], []), return_dtype=pl.Boolean
-    )
-    return pl.when(region == doc_region).then(0).when(is_parent).then(1).otherwise(2)
+def _specificity() -> pl.Expr:
+    """0 when the document speaks for the fact's region, 1 for one of its parents (or 全国), else 2."""
+    region, doc = pl.col("region_code"), pl.col("doc_region")
+    is_parent = (
+        (doc == pl.col("parent_code"))
+        | (doc == pl.col("city_code"))
+        | (doc == pl.col("province_code"))
+        | ((doc == regions.NATIONAL) & (region != regions.NATIONAL))
+    ).fill_null(False)
+    return pl.when(region == doc).then(0).when(is_parent).then(1).otherwise(2)
 
 
 def build_regions() -> pl.DataFrame:
@@ -131,9 +141,10 @@ def publish(root: Path) -> dict[str, Any]:
     staged = storage.read_table(root, "staged", "documents")
     facts = facts if facts is not None else pl.DataFrame(schema=_facts_schema())
     staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
+    region_dim = build_regions()
     tables = {
-        "indicator_panel": build_panel(facts, staged_docs),
-        "regions": build_regions(),
+        "indicator_panel": build_panel(facts, staged_docs, region_dim),
+        "regions": region_dim,
         "documents": build_documents(staged_docs, facts),
     }
     for name, df in tables.items():  # a contract failure here fails loudly; the old snapshot stays current
@@ -166,10 +177,9 @@ def publish(root: Path) -> dict[str, Any]:
 
 
 def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    path = root / "curated" / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    storage.write_text_atomically(
+        root / "curated" / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1)
+    )
 
 
 def _prune(root: Path, keep: int) -> None:

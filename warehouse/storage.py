@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -33,18 +34,28 @@ def layer_path(root: Path, layer: str, table: str, arrival_date: date | None = N
     return path if arrival_date is None else path / f"arrival_date={arrival_date.isoformat()}"
 
 
-def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> Path:
-    """Replace one partition of a table atomically with `df` (the partition column is not stored)."""
-    folder = layer_path(root, layer, table, arrival_date)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / PART_FILE
-    tmp = folder / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+def replace_atomically(target: Path, write: Callable[[Path], object]) -> Path:
+    """`write(tmp)` to a temporary file beside `target`, then rename it over `target`: readers see the old
+    file or the new one, never half of one. The temporary file is removed if writing fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        df.drop("arrival_date", strict=False).write_parquet(tmp, compression="zstd")
+        write(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def write_text_atomically(target: Path, text: str) -> Path:
+    return replace_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> Path:
+    """Replace one partition of a table atomically with `df` (the partition column is not stored)."""
+    target = layer_path(root, layer, table, arrival_date) / PART_FILE
+    frame = df.drop("arrival_date", strict=False)
+    return replace_atomically(target, lambda tmp: frame.write_parquet(tmp, compression="zstd"))
 
 
 def clear_partition(root: Path, layer: str, table: str, arrival_date: date) -> None:
