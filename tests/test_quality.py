@@ -1,7 +1,7 @@
 """The Great Expectations quality gate (warehouse/quality.py): pass/fail logic and offline Data Docs.
 
 One temporary warehouse root gets every scenario of the module-scoped `gate` fixture, so the Data Docs
-checked below hold several runs (passed, blocked, warning-only)."""
+checked below hold several runs (published, failed, flagged)."""
 
 import re
 from datetime import date
@@ -222,7 +222,10 @@ def test_index_lists_every_validation_with_relative_links(gate):
     assert all((root / "quality" / link).exists() for link in links)
     for name in results:
         assert f"test-{name}" in index
-    assert index.count(">blocked<") == 1 and index.count(">passed<") == len(results) - 1
+    # the audit's words (as in the ledger and the Prefect state), not GX's "Failed" for a warning-only run
+    assert index.count(">failed<") == 1
+    assert index.count(">published<") + index.count(">flagged<") == len(results) - 1
+    assert "Failed" not in index and "Status" not in index
 
 
 def test_offline_html_strips_every_kind_of_external_reference():
@@ -254,11 +257,11 @@ def test_data_docs_render_offline_in_chromium(offline_page, gate):
     assert page.get_by_text("test-shrunk").is_visible()
     assert page.get_by_text("curated_indicators").first.is_visible()
 
-    # follow the index's own link to the blocked run's validation page
+    # follow the index's own link to the failed run's validation page
     page.get_by_role("link", name="test-shrunk").first.click()
     page.wait_for_load_state()
     assert page.url.startswith("file://") and "/validations/curated_indicators/test-shrunk/" in page.url
-    gate_box = page.locator(".warehouse-gate.blocked")
+    gate_box = page.locator(".warehouse-gate.failed")
     assert gate_box.is_visible()
     assert "expected >= 20 (previous 40)" in gate_box.inner_text()
     assert page.locator("table").first.is_visible()

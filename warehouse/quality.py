@@ -13,8 +13,9 @@ statistical expectations and the human-readable report (GX Data Docs).
   same batch, so they appear on the same Data Docs page as the static expectations.
 - Severity uses GX's native `severity` field (critical / warning); `QualityResult.success` is False only
   when a critical expectation failed. GX calls any failed expectation a failed validation, so its
-  "Status" says Failed for warning-only runs: the index gets a "Gate" column (passed / blocked) and each
-  validation page a gate summary listing the failure lines.
+  "Status" would say Failed for a warning-only run that was published: the index shows the audit's own
+  word instead (an "Audit" column: published / flagged / failed, as in the run ledger and the Prefect
+  state) and each validation page an audit summary listing the failure lines.
 - Data Docs are built into <root>/quality/ by an ephemeral context whose validation results persist in
   <root>/quality/gx/validations, so the index lists the INDEX_LIMIT most recent runs of all partitions
   (the suite page shows the suite as last run, with that run's generated median checks). The pages are
@@ -463,7 +464,7 @@ _FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.I | re.S)
 _TAG = re.compile(r"<[A-Za-z][^<>]*>")
 _EVENT_ATTR = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.I)
 _STATIC_REF = re.compile(r"""((?:href|src)\s*=\s*["'])(?:\./|(?:\.\./)+)static/""", re.I)
-_GATE = re.compile(r'class="warehouse-gate (passed|blocked)"')
+_GATE = re.compile(r'class="warehouse-gate (published|flagged|failed)"')
 _SCHEME_TEXT = re.compile(r"\b(?:https?|ftp|wss?)://", re.I)
 _BARE_PROTO_REL = re.compile(r"""((?:src|href)\s*=\s*["']?)//""", re.I)
 _BOOTSTRAP_TABLE = re.compile(
@@ -507,8 +508,9 @@ thead th,.gx-static-table th{background:#f1f3f5}
 .badge{display:inline-block;padding:0 .4em;border-radius:3px;background:#e9ecef;font-size:85%}
 div[style="color:red;"]{color:#495057!important}
 .warehouse-gate{margin:1rem 1.25rem;padding:.7rem 1rem;border-radius:4px;border:1px solid}
-.warehouse-gate.passed{background:#e8f5ec;border-color:#9fd3b0}
-.warehouse-gate.blocked{background:#fbe9eb;border-color:#eaa4ab}
+.warehouse-gate.published{background:#e8f5ec;border-color:#9fd3b0}
+.warehouse-gate.flagged{background:#fff6dc;border-color:#e6c96b}
+.warehouse-gate.failed{background:#fbe9eb;border-color:#eaa4ab}
 .warehouse-gate ul{margin:.4rem 0 0}
 """
 _HEAD = (
@@ -649,8 +651,8 @@ def _static_table(
         descending = str(options.get("sortOrder", "asc")).lower() == "desc"
         data = sorted(data, key=lambda row: _sort_key(row.get(key)), reverse=descending)
     if gate is not None and any(c["field"] == "validation_success" for c in cols):
-        at = next(i for i, c in enumerate(cols) if c["field"] == "validation_success") + 1
-        cols.insert(at, {"field": "_warehouse_gate", "title": "Gate"})
+        at = next(i for i, c in enumerate(cols) if c["field"] == "validation_success")
+        cols[at] = {"field": "_warehouse_gate", "title": "Audit"}  # the audit's word, not GX's Failed
         for row in data:
             link = row.get("_table_row_link_path")
             row["_warehouse_gate"] = gate(str(link)) if link else None
@@ -680,10 +682,11 @@ def _add_gate_summary(page: Path, passed: bool, failures: list[str], arrival_dat
     text = page.read_text(encoding="utf-8")
     if "warehouse-gate" in text.split("</head>", 1)[-1]:
         return
-    status = "passed" if passed else "blocked"
+    status = "failed" if not passed else "flagged" if failures else "published"
     head = (
-        f"Quality gate for arrival date {arrival_date.isoformat()}: <strong>{status.upper()}</strong> "
-        f"({len(failures)} failed expectation{'s' if len(failures) != 1 else ''}; only critical ones block)"
+        f"Audit of arrival date {arrival_date.isoformat()}: <strong>{status}</strong> "
+        f"({len(failures)} failed expectation{'s' if len(failures) != 1 else ''}; only critical ones block "
+        "publishing, warnings flag it)"
     )
     items = "".join(f"<li>{html.escape(line)}</li>" for line in failures)
     block = f'<div class="warehouse-gate {status}">{head}{f"<ul>{items}</ul>" if items else ""}</div>'

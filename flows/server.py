@@ -1,0 +1,102 @@
+"""What a Prefect server needs before it runs the warehouse's deployments, set up idempotently.
+
+- the process work pool the deployments in `prefect.yaml` name;
+- an automation that marks a flow run Crashed when its heartbeats stop (its process was SIGKILLed, OOM-killed
+  or its machine was lost). Setting the Crashed state releases the run's deployment concurrency slot, so the
+  next `daily` or `backfill` run is not held behind a run that will never finish.
+
+Flow-run processes send a heartbeat every `HEARTBEAT_SECONDS` (the deployments set
+`PREFECT_FLOWS_HEARTBEAT_FREQUENCY` in their job variables); a run with no heartbeat and no final state for
+`crash_after` seconds is marked Crashed. Detection therefore takes between `crash_after - HEARTBEAT_SECONDS`
+and `crash_after` seconds after the process died, plus the server's proactive-trigger granularity (5 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+POOL = "warehouse-pool"
+HEARTBEAT_SECONDS = 30  # Prefect's minimum
+CRASH_AFTER_SECONDS = 90
+AUTOMATION = "warehouse: crash flow runs without heartbeats"
+FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    pool: Literal["created", "exists"]
+    automation: Literal["created", "updated"]
+
+
+def crash_automation(crash_after: int = CRASH_AFTER_SECONDS):  # -> prefect.automations.Automation
+    from prefect.automations import Automation
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.server.schemas.states import StateType
+
+    if crash_after <= HEARTBEAT_SECONDS:
+        raise ValueError(f"crash_after must exceed the heartbeat interval ({HEARTBEAT_SECONDS} s)")
+    return Automation(
+        name=AUTOMATION,
+        description=(
+            f"A flow run that sent heartbeats and then none for {crash_after} s, without reaching a final "
+            "state, lost its process: mark it Crashed (this releases its concurrency slot)."
+        ),
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in FINAL_EVENTS)},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=crash_after),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {crash_after} s: the flow run's process is gone",
+            )
+        ],
+    )
+
+
+def setup(pool: str = POOL, crash_after: int = CRASH_AFTER_SECONDS) -> SetupResult:
+    """Create the work pool if missing and create or update the crash automation (safe to run again)."""
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            pool_status: Literal["created", "exists"] = "created"
+        except ObjectAlreadyExists:
+            pool_status = "exists"
+    wanted = crash_automation(crash_after)
+    try:
+        existing = Automation.read(name=AUTOMATION)
+    except ValueError:
+        wanted.create()
+        return SetupResult(pool_status, "created")
+    wanted.id = existing.id
+    wanted.update()
+    return SetupResult(pool_status, "updated")
+
+
+def worker_checkout(directory: str | None = None) -> dict[str, str]:
+    """Deployment pull step: run from the checkout of the worker that picked the run up.
+
+    The flow-run process imports this package from the worker's own install, so its checkout is where the
+    code is, wherever that machine keeps it; ``WAREHOUSE_CHECKOUT`` (or `directory`) overrides it. Relative
+    paths in deployment parameters (``source``, ``root``) are relative to this directory."""
+    import os
+    from pathlib import Path
+
+    chosen = Path(directory or os.environ.get("WAREHOUSE_CHECKOUT") or Path(__file__).resolve().parents[1])
+    if not (chosen / "prefect.yaml").is_file():
+        raise FileNotFoundError(f"{chosen} is not a warehouse checkout (no prefect.yaml)")
+    os.chdir(chosen)
+    return {"directory": str(chosen)}
