@@ -1,8 +1,10 @@
 """Backfill of a date range: one child `partition_flow` run per date, at most N at once.
 
 Which dates run is decided by `warehouse.ledger.plan` from the partition ledger (missing, failed or all).
-Dates without arrivals are recorded as empty. A failed partition does not stop the others; the backfill
-ends failed naming the failed dates. Rerunning after an interruption finishes only what is missing.
+Dates without arrivals are recorded as empty (once: an unchanged empty record is not rewritten). A failed
+partition does not stop the others; the backfill ends failed naming the failed dates. Rerunning after an
+interruption finishes only what is missing. If the backfill's own process is terminated, its child runs
+still running are marked Crashed with it, so none is left Running.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
-from flows.partition import partition_flow, snapshot_task
+from flows.partition import artifact_key, partition_flow, snapshot_task
 from warehouse import ledger
-from warehouse.settings import Settings
+from warehouse.settings import Settings, warehouse_name
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -33,7 +36,37 @@ class _ThreadTimeoutNotice(logging.Filter):
 logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
 
 
-@flow(name="warehouse-backfill", flow_run_name="backfill-{start}-to-{end}-{mode}")
+def _backfill_run_name() -> str:
+    p = flow_run.parameters
+    root = p.get("root") or Settings.from_env().root
+    name = warehouse_name(root, Settings.from_env().name)
+    return f"backfill-{p['start']}-to-{p['end']}-{p.get('mode', 'missing')}@{name}"
+
+
+def _crash_children(flow: Any, parent: Any, state: Any) -> None:  # a Prefect FlowStateHook
+    """on_crashed: child partition runs share this process, so they died with it; mark the ones still
+    running Crashed now rather than leaving them to the heartbeat automation."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    running = FlowRunFilter(
+        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])),
+    )
+    with get_client(sync_client=True) as client:
+        for child in client.read_flow_runs(flow_run_filter=running):
+            message = f"its backfill {parent.name} crashed: {state.message}"
+            client.set_flow_run_state(child.id, Crashed(message=message), force=True)
+
+
+@flow(name="warehouse-backfill", flow_run_name=_backfill_run_name, on_crashed=[_crash_children])  # type: ignore[list-item]
 def backfill_flow(
     start: date,
     end: date,
@@ -45,10 +78,11 @@ def backfill_flow(
     """Process every arrival date in [start, end] that `mode` selects (missing, failed or all)."""
     settings = Settings.from_env()
     src, dst = Path(source or settings.source), Path(root or settings.root)
+    ledger.recover(dst)  # a publish interrupted by a crash is completed first
     items = ledger.plan(start, end, src, dst, mode)
     for item in items:
         if item.action == "empty":
-            ledger.record_run(dst, item.arrival_date, [], src, summary=None)
+            ledger.record_empty(dst, item.arrival_date)
     to_run = [item for item in items if item.action == "run"]
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
         futures = {
@@ -62,8 +96,10 @@ def backfill_flow(
             errors[day] = str(state.message or state.name)
     table = ledger.report(items, dst, errors)
     snapshot_task(str(dst))  # consumers see the new partitions together
-    create_table_artifact(
-        table, key="backfill", description=f"backfill {start}..{end} ({mode}): {len(to_run)} partitions run"
+    create_markdown_artifact(
+        ledger.report_markdown(table, f"Backfill {start}..{end} ({mode})"),
+        key=artifact_key("backfill", dst),
+        description=f"backfill {start}..{end} ({mode}): {len(to_run)} partitions run, {len(errors)} failed",
     )
     get_run_logger().info("backfill %s..%s: %d run, %d failed", start, end, len(to_run), len(errors))
     if errors:

@@ -3,7 +3,10 @@
 - `partition_flow`: one partition, ingest → clean → extract → validate → audit-publish as tasks (each task
   handles the whole partition: per-task overhead rules out one task per document). With no date it takes the
   day before its scheduled start in Asia/Shanghai (the daily deployment; runs the server creates without
-  parameters). It records the outcome in the partition ledger and leaves a Markdown artifact with the audit.
+  parameters). Publishing records the partition in the ledger in the same step (`warehouse.ledger.publish`);
+  a failure is recorded by the flow. A flagged partition (published with warnings) ends in a Completed state
+  named `Flagged` with the warnings as its message. Each run leaves a Markdown artifact with the audit.
+  Run names and artifact keys carry the warehouse's name (`warehouse.settings.warehouse_name`).
 - `run_flow`: every partition found in a landing zone.
 The library (`warehouse`) does the work; this module only wires it.
 """
@@ -14,17 +17,18 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
 from warehouse import ingest, ledger, pipeline, snapshot
 from warehouse.pipeline import AuditFailed, Batch
-from warehouse.settings import Settings
+from warehouse.settings import Settings, warehouse_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,10 +79,17 @@ def validate_task(batch: Batch) -> Batch:
     return pipeline.validate_step(batch)
 
 
+def artifact_key(kind: str, root: str | Path, day: date | None = None) -> str:
+    """`audit-<warehouse>-<date>`, `backfill-<warehouse>`: keys of different roots never collide."""
+    name = warehouse_name(root, Settings.from_env().name)
+    return f"{kind}-{name}" + (f"-{day.isoformat()}" if day else "")
+
+
 @io_task("audit-publish", timeout_seconds=900)
 def publish_task(batch: Batch, root: str) -> dict[str, Any]:
-    """Write-audit-publish; the audit becomes a Markdown artifact whether it passed or not."""
-    key = f"audit-{batch.arrival_date.isoformat()}"
+    """Write-audit-publish (and the ledger record); the audit becomes a Markdown artifact whether it passed
+    or not."""
+    key = artifact_key("audit", root, batch.arrival_date)
     try:
         summary = pipeline.publish_step(batch, Path(root))
     except AuditFailed as failed:
@@ -99,14 +110,28 @@ def _run_date() -> date:
     return ledger.default_arrival_date(flow_run.scheduled_start_time)
 
 
+def _run_root() -> str:
+    return str(flow_run.parameters.get("root") or Settings.from_env().root)
+
+
 def _partition_run_name() -> str:
-    return f"partition-{_run_date().isoformat()}"
+    name = warehouse_name(_run_root(), Settings.from_env().name)
+    return f"partition-{_run_date().isoformat()}@{name}"
 
 
 @task(name="snapshot", timeout_seconds=900, cache_policy=NO_CACHE)
-def snapshot_task(root: str) -> dict[str, Any]:
-    """Rebuild the consumer snapshot (indicator panel, regions, documents) and switch the manifest to it."""
-    return snapshot.publish(Path(root))
+def snapshot_task(root: str) -> dict[str, Any] | None:
+    """Rebuild the consumer snapshot (indicator panel, regions, documents) and switch the manifest to it,
+    unless it already reflects every published partition; the new manifest or None."""
+    return snapshot.publish_if_stale(Path(root))
+
+
+def final_state(summary: dict[str, Any]) -> State:
+    """Completed for a published partition; Completed named `Flagged`, warnings as the message, for a
+    partition published with warnings (seen in the UI without opening the artifact)."""
+    if summary["status"] == "flagged":
+        return Completed(name="Flagged", message="; ".join(summary["reasons"])[:2000], data=summary)
+    return Completed(message=f"partition {summary['arrival_date']}: {summary['status']}", data=summary)
 
 
 @flow(name="warehouse-partition", flow_run_name=_partition_run_name)
@@ -116,62 +141,52 @@ def partition_flow(
     root: str | None = None,
     files: list[str] | None = None,
     publish_snapshot: bool = True,
-) -> dict[str, Any]:
+) -> State:
     """Process one arrival-date partition into every layer under `root` (default: yesterday in
     Asia/Shanghai; source and root default to WAREHOUSE_SOURCE / WAREHOUSE_ROOT), then rebuild the consumer
     snapshot unless `publish_snapshot` is off (backfills and full runs rebuild it once at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
     src, dst = Path(source or settings.source), Path(root or settings.root)
+    ledger.recover(dst)  # a publish interrupted by a crash is completed first
     paths = [Path(f) for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
     if not paths:
-        ledger.record_run(dst, day, [], src, summary=None, run_id=run_id)
+        ledger.record_empty(dst, day, run_id)
         get_run_logger().info("partition %s: no arrivals", day)
-        return {
-            "arrival_date": day.isoformat(),
-            "status": "empty",
-            "documents": 0,
-            "facts": 0,
-            "quarantined": 0,
-        }
+        if publish_snapshot:
+            snapshot_task(str(dst))  # still rebuilt if an earlier run published and then crashed
+        return Completed(message=f"partition {day}: no arrivals", data=_empty_summary(day))
     try:
         batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
         batch = validate_task(extract_task(clean_task(batch), str(dst)))
         summary = publish_task(batch, str(dst))
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        ledger.record_run(
-            dst,
-            day,
-            paths,
-            src,
-            summary=None,
-            error=message,
-            run_id=run_id,
-            seconds=time.perf_counter() - started,
-        )
+        ledger.record_failure(dst, day, message, run_id, seconds=time.perf_counter() - started)
         raise
-    ledger.record_run(
-        dst, day, paths, src, summary=summary, run_id=run_id, seconds=time.perf_counter() - started
-    )
     get_run_logger().info("partition %s: %s", day, summary["status"])
     if publish_snapshot:
         snapshot_task(str(dst))
-    return summary
+    return final_state(summary)
+
+
+def _empty_summary(day: date) -> dict[str, Any]:
+    return {"arrival_date": day.isoformat(), "status": "empty", "documents": 0, "facts": 0, "quarantined": 0}
 
 
 @flow(name="warehouse-run")
 def run_flow(source: str, root: str, default_date: date | None = None) -> list[dict[str, Any]]:
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
+    ledger.recover(Path(root))
     parts = ingest.discover_partitions(Path(source), default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):
         state = partition_flow(day, source, root, [str(p) for p in files], False, return_state=True)
         if state.is_completed():
-            summaries.append(state.result())
+            summaries.append(cast(dict[str, Any], state.result()))
         else:
             failed.append(f"{day}: {state.message}")
     snapshot_task(root)  # what was published, failed partitions or not

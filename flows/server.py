@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 POOL = "warehouse-pool"
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
@@ -32,9 +32,9 @@ class SetupResult:
 
 def crash_automation(crash_after: int = CRASH_AFTER_SECONDS):  # -> prefect.automations.Automation
     from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
-    from prefect.server.schemas.states import StateType
 
     if crash_after <= HEARTBEAT_SECONDS:
         raise ValueError(f"crash_after must exceed the heartbeat interval ({HEARTBEAT_SECONDS} s)")
@@ -55,8 +55,10 @@ def crash_automation(crash_after: int = CRASH_AFTER_SECONDS):  # -> prefect.auto
         ),
         actions=[
             ChangeFlowRunState(
+                name=None,
                 state=StateType.CRASHED,
                 message=f"no heartbeat for {crash_after} s: the flow run's process is gone",
+                force=False,
             )
         ],
     )
@@ -77,7 +79,7 @@ def setup(pool: str = POOL, crash_after: int = CRASH_AFTER_SECONDS) -> SetupResu
             pool_status = "exists"
     wanted = crash_automation(crash_after)
     try:
-        existing = Automation.read(name=AUTOMATION)
+        existing: Any = Automation.read(name=AUTOMATION)
     except ValueError:
         wanted.create()
         return SetupResult(pool_status, "created")

@@ -21,6 +21,14 @@ def landing(tmp_path):
     return source
 
 
+def _record(root, files, landing, status):
+    if status == "failed":
+        ledger.record_failure(root, D1, "boom")
+        return
+    summary = {"arrival_date": D1.isoformat(), "status": status}
+    ledger.write_record(root, ledger.published_record(summary, ledger.input_hash(files, landing), 1.0))
+
+
 def test_plan_runs_dates_with_arrivals_and_records_gaps_as_empty(landing, tmp_path):
     items = ledger.plan(date(2022, 2, 8), date(2022, 2, 12), landing, tmp_path / "root")
     assert [(i.arrival_date.day, i.action) for i in items] == [
@@ -47,9 +55,7 @@ def test_plan_runs_dates_with_arrivals_and_records_gaps_as_empty(landing, tmp_pa
 def test_plan_decides_from_the_ledger(landing, tmp_path, status, mode, action):
     root = tmp_path / "root"
     files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
-    ledger.record_run(
-        root, D1, files, landing, summary={"status": status}, error="boom" if status == "failed" else None
-    )
+    _record(root, files, landing, status)
     (item,) = [i for i in ledger.plan(D1, D1, landing, root, mode)]
     assert item.action == action
 
@@ -57,7 +63,7 @@ def test_plan_decides_from_the_ledger(landing, tmp_path, status, mode, action):
 def test_changed_arrivals_make_a_finished_date_missing_again(landing, tmp_path):
     root = tmp_path / "root"
     files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
-    ledger.record_run(root, D1, files, landing, summary={"status": "published"})
+    _record(root, files, landing, "published")
     (landing / D1.isoformat() / "late.txt").write_text("迟到的报告", encoding="utf-8")
     (item,) = ledger.plan(D1, D1, landing, root, "missing")
     assert (item.action, item.reason) == ("run", "arrivals changed since the last run")
@@ -95,3 +101,81 @@ def test_cache_serves_unchanged_documents_with_the_same_facts(landing, tmp_path)
     assert set(facts2["arrival_date"]) == {D3} and set(mentions2["arrival_date"]) == {D3}
     assert facts2.drop("arrival_date").equals(facts.drop("arrival_date"))
     assert cache.cache_dir(root).name.startswith(EXTRACTOR_VERSION)
+
+
+def test_input_hash_of_what_ingest_read_equals_the_hash_of_the_files(landing):
+    files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
+    batch = pipeline.ingest_step(files, D1, landing, "r")
+    assert batch.input_hash == ledger.input_hash(files, landing) != ""
+
+
+def test_unchanged_empty_records_are_not_rewritten(tmp_path):
+    assert ledger.record_empty(tmp_path, D1, "first") is True
+    before = ledger.record_path(tmp_path, D1).stat().st_mtime_ns
+    assert ledger.record_empty(tmp_path, D1, "second") is False
+    assert ledger.record_path(tmp_path, D1).stat().st_mtime_ns == before
+    assert ledger.read_record(tmp_path, D1).run_id == "first"
+
+
+class _Crash(BaseException):
+    """The process dies here (not an Exception: nothing may catch it)."""
+
+
+def _published_files(root):
+    """The reader paths of partition D1 (staging excluded)."""
+    found = (p.relative_to(root).as_posix() for p in root.glob(f"*/**/arrival_date={D1}/*.parquet"))
+    return sorted(f for f in found if not f.startswith("_"))
+
+
+def _crash_at(monkeypatch, n):
+    """Make the n-th rename of the run (record writes and file moves alike) the moment the process dies."""
+    import warehouse.storage
+
+    real, calls = warehouse.storage.os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == n:
+            raise _Crash(f"killed at rename {n}")
+        return real(src, dst)
+
+    monkeypatch.setattr(warehouse.storage.os, "replace", replace)
+    return calls
+
+
+def test_a_crash_at_any_moment_of_publishing_leaves_ledger_and_files_agreeing(landing, tmp_path, monkeypatch):
+    files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
+    reference = tmp_path / "reference"
+    pipeline.run_partition(files, D1, landing, reference, run_id="ref", quality=False)
+    expected = _published_files(reference)
+    validated = pipeline.validate_step(
+        pipeline.extract_step(pipeline.stage_step(pipeline.ingest_step(files, D1, landing, "r")))
+    )
+    outcomes = []
+    for n in range(1, 40):  # every rename of publish_step: staging writes, intent, file moves, completion
+        root = tmp_path / f"crash-{n}"
+        _crash_at(monkeypatch, n)
+        try:
+            pipeline.publish_step(validated, root, quality=False)
+        except _Crash:
+            crashed = True
+        else:
+            crashed = False
+        monkeypatch.undo()
+        ledger.recover(root)  # what the next run does first
+        record = ledger.read_record(root, D1)
+        if record is None:  # died before the intent was recorded: nothing was published
+            assert crashed and _published_files(root) == [], n
+            assert ledger.plan(D1, D1, landing, root)[0].action == "run"
+            outcomes.append("nothing")
+        else:
+            assert record.status == "published" and record.publishing == "", n
+            assert _published_files(root) == expected, n
+            assert not (root / "_staging").exists(), n
+            assert ledger.plan(D1, D1, landing, root)[0].action == "skip", n
+            outcomes.append("published")
+        if not crashed:
+            break
+    # crashes before the intent publish nothing; from the intent on, recovery completes the publish
+    assert outcomes[-1] == "published" and outcomes.count("published") >= len(expected) + 2
+    assert outcomes == sorted(outcomes)  # "nothing" ... then "published" only

@@ -1,4 +1,4 @@
-"""Command line: `python -m warehouse run|evaluate`."""
+"""Command line: `python -m warehouse run|backfill|sql|report|evaluate|dictionary|server-setup|worker`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,26 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "GX_ANALYTICS_ENABLED": "false",
 }
+DATABASE_SETTINGS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+
+
+def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
+    """Set Prefect's defaults before it is imported. Without PREFECT_API_URL a run starts a temporary local
+    API server; it gets a database of its own in a temporary folder (removed at exit), never the
+    ``$PREFECT_HOME`` database that a long-running `prefect server start` uses. Returns that folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    env = os.environ if environ is None else environ
+    for key, value in PREFECT_DEFAULTS.items():
+        env.setdefault(key, value)
+    if env.get("PREFECT_API_URL") or any(env.get(k) for k in DATABASE_SETTINGS):
+        return None
+    folder = tempfile.mkdtemp(prefix="warehouse-prefect-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    env[DATABASE_SETTINGS[0]] = f"sqlite+aiosqlite:///{folder}/prefect.db"
+    return folder
 
 
 @app.command()
@@ -45,8 +65,7 @@ def run(
     if not source.is_dir():
         typer.echo(f"error: landing zone {source} is not a folder", err=True)
         raise typer.Exit(2)
-    for key, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    prefect_environment()
     from flows.partition import run_flow  # Prefect is imported only for runs
     from warehouse import ingest
 
@@ -122,8 +141,7 @@ def backfill(
             ]
         )
         return
-    for key, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    prefect_environment()
     from flows.backfill import backfill_flow
 
     to_run = [i.arrival_date for i in items if i.action == "run"]
@@ -308,6 +326,48 @@ def dictionary(
         return
     dd.README.write_text(dd.readme_with_dictionary(dd.README.read_text(encoding="utf-8")), encoding="utf-8")
     typer.echo(f"updated {dd.README}")
+
+
+def _require_server() -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.echo(
+            "error: set PREFECT_API_URL to the server's API (e.g. http://127.0.0.1:4200/api)", err=True
+        )
+        raise typer.Exit(2)
+
+
+@app.command("server-setup")
+def server_setup(
+    pool: Annotated[str, typer.Option(help="process work pool the deployments use")] = "warehouse-pool",
+    crash_after: Annotated[
+        int, typer.Option(min=31, help="seconds without a heartbeat before a flow run is marked Crashed")
+    ] = 90,
+) -> None:
+    """Prepare a Prefect server (PREFECT_API_URL): the work pool and the automation that marks flow runs
+    whose process died Crashed, releasing their concurrency slot. Safe to run again."""
+    _require_server()
+    from flows.server import setup
+
+    result = setup(pool, crash_after)
+    typer.echo(f"work pool {pool}: {result.pool}")
+    typer.echo(f"crash automation ({crash_after} s without a heartbeat): {result.automation}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Option(help="work pool to take runs from")] = "warehouse-pool",
+    grace: Annotated[
+        float, typer.Option(help="seconds the flow runs and the worker get to stop before being killed")
+    ] = 30.0,
+) -> None:
+    """`prefect worker start --pool POOL` (extra arguments are passed on) that stops gracefully on one
+    SIGTERM or Ctrl-C: running flow runs are marked Crashed at once (their slots freed), then the worker
+    exits. Use it as the command of a systemd unit or a container."""
+    _require_server()
+    from flows.worker import run_worker
+
+    raise typer.Exit(run_worker(pool, list(ctx.args), grace))
 
 
 def main() -> None:

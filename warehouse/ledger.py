@@ -4,15 +4,23 @@ Each arrival-date partition has one JSON record under ``<root>/_ledger/<YYYY-MM-
 atomically; partitions running at once never write the same file): its status, the hash of its inputs, the
 extractor version, row counts, run id and duration. `plan` decides from these records, not from memory of
 earlier runs, which dates of a range a backfill runs and why.
+
+Publishing a partition and recording it are one step (`publish`): the record is written first naming the
+staging folder being published, then the files are moved, then the record is completed. A crash in between
+leaves a record that `recover` completes from the audited staging folder, so after a crash at any moment
+the ledger and the published files agree again at the next run, without reprocessing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 from warehouse import EXTRACTOR_VERSION, ingest, storage
 
@@ -21,11 +29,14 @@ DONE = ("published", "flagged", "empty")  # statuses that count as finished
 MODES = ("missing", "failed", "all")
 
 
+Status = Literal["published", "flagged", "empty", "failed"]
+
+
 @dataclass
 class PartitionRecord:
     arrival_date: str
-    status: str  # published, flagged, empty, failed
-    input_hash: str  # sha256 over the partition's file names and bytes
+    status: Status
+    input_hash: str  # sha256 over the partition's file names and bytes ("" when unknown)
     extractor_version: str
     documents: int = 0
     facts: int = 0
@@ -34,6 +45,7 @@ class PartitionRecord:
     seconds: float = 0.0
     message: str = ""
     updated_at: str = ""
+    publishing: str = ""  # staging folder (relative to the root) while its files are being published
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,20 @@ class PlanItem:
 
 
 def input_hash(files: list[Path], source: Path) -> str:
-    """Changes when a file of the partition is added, removed, renamed or altered."""
+    """Changes when a file of the partition is added, removed, renamed or altered (reads the files)."""
+    return hash_of_contents(
+        (Path(p).relative_to(source).as_posix(), hashlib.sha256(Path(p).read_bytes()).hexdigest())
+        for p in files
+    )
+
+
+def hash_of_contents(files: Iterable[tuple[str, str]]) -> str:
+    """`input_hash` from (path relative to the landing zone, sha256 hex of the bytes) pairs: the raw
+    table's `source_path` and `doc_id`, i.e. the bytes a run actually read."""
     digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(Path(path).relative_to(source).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    for relative, sha in sorted(files):
+        digest.update(relative.encode() + b"\0")
+        digest.update(bytes.fromhex(sha))
     return digest.hexdigest()
 
 
@@ -116,6 +137,8 @@ def _decide(
     if mode == "failed":
         failed = record.status == "failed"
         return PlanItem(day, "run" if failed else "skip", f"last run {record.status}", files)
+    if record.publishing:
+        return PlanItem(day, "run", "publish interrupted (the next run completes it)", files)
     if record.status not in DONE:
         return PlanItem(day, "run", f"last run {record.status}", files)
     if record.input_hash != input_hash(list(files), source):
@@ -126,35 +149,70 @@ def _decide(
     return PlanItem(day, "skip", f"done: {record.status}{version}", files)
 
 
-def record_run(
-    root: Path,
-    arrival_date: date,
-    files: list[Path],
-    source: Path,
-    *,
-    summary: dict | None,
-    error: str | None = None,
-    run_id: str = "",
-    seconds: float = 0.0,
-) -> PartitionRecord:
-    """Record how a partition run ended: its summary (published/flagged), `error` (failed), or neither
-    (no arrivals: empty)."""
-    summary = summary or {}
-    status = "failed" if error else summary.get("status", "empty") if files else "empty"
+def record_failure(
+    root: Path, arrival_date: date, error: str, run_id: str = "", seconds: float = 0.0
+) -> None:
+    """A partition run that ended without publishing (audit failure, I/O error, crash it could report)."""
     record = PartitionRecord(
         arrival_date=arrival_date.isoformat(),
-        status=status,
-        input_hash=input_hash(files, source) if files else "",
+        status="failed",
+        input_hash="",
+        extractor_version=EXTRACTOR_VERSION,
+        run_id=run_id,
+        seconds=round(seconds, 2),
+        message=error,
+    )
+    write_record(root, record)
+
+
+def record_empty(root: Path, arrival_date: date, run_id: str = "") -> bool:
+    """A date without arrivals; an existing empty record is left as it is. True when written."""
+    previous = read_record(root, arrival_date)
+    if previous is not None and previous.status == "empty":
+        return False
+    record = PartitionRecord(arrival_date.isoformat(), "empty", "", EXTRACTOR_VERSION, run_id=run_id)
+    write_record(root, record)
+    return True
+
+
+def published_record(summary: dict[str, Any], input_hash: str, seconds: float) -> PartitionRecord:
+    """The record of an audited partition (status published or flagged) about to be published."""
+    return PartitionRecord(
+        arrival_date=summary["arrival_date"],
+        status=summary["status"],
+        input_hash=input_hash,
         extractor_version=EXTRACTOR_VERSION,
         documents=int(summary.get("documents", 0)),
         facts=int(summary.get("facts", 0)),
         quarantined=int(summary.get("quarantined", 0)),
-        run_id=run_id,
+        run_id=str(summary.get("run_id", "")),
         seconds=round(seconds, 2),
-        message=error or "; ".join(summary.get("reasons", [])),
+        message="; ".join(summary.get("reasons", [])),
     )
+
+
+def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionRecord:
+    """Publish the audited partition files under `staging` and record `record`, as one step (see the
+    module docstring): intent, moves, completion."""
+    record.publishing = Path(staging).relative_to(root).as_posix()
+    write_record(root, record)
+    storage.publish_staged(staging, root)
+    record.publishing = ""
     write_record(root, record)
     return record
+
+
+def recover(root: Path) -> list[date]:
+    """Complete every publish a crash interrupted (records still naming a staging folder): move what is
+    left of the audited files and complete the record. Returns the dates completed."""
+    done = []
+    for day, record in read_ledger(root).items():
+        if record.publishing:
+            storage.publish_staged(Path(root) / record.publishing, root)
+            record.publishing = ""
+            write_record(root, record)
+            done.append(day)
+    return done
 
 
 def default_arrival_date(scheduled: datetime | None, tz: str = "Asia/Shanghai") -> date:
@@ -196,3 +254,19 @@ def report(items: list[PlanItem], root: Path, errors: dict[date, str] | None = N
             }
         )
     return rows
+
+
+def report_markdown(rows: list[dict], title: str) -> str:
+    """A backfill's report as Markdown: one table row per date that ran, failed or was skipped as done, and
+    one line counting the dates without arrivals (a 4-year range is mostly empty days)."""
+    shown = [r for r in rows if r["status"] != "empty"]
+    counts = Counter(r["status"] for r in rows)
+    lines = [f"# {title}", "", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), ""]
+    if shown:
+        lines += ["| " + " | ".join(REPORT_COLUMNS) + " |", "|" + " --- |" * len(REPORT_COLUMNS)]
+        for r in shown:
+            cells = (str(r[c]).replace("|", "\\|").replace("\n", " ") for c in REPORT_COLUMNS)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append(f"{counts.get('empty', 0)} dates without arrivals (empty) are not listed.")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
-from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, storage, validate
+from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, ledger, storage, validate
 
 TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
 
@@ -37,6 +38,8 @@ class Batch:
     quarantine: pl.DataFrame | None = None
     rows_in: dict[str, int] = field(default_factory=dict)  # rows per table before validation
     cached_docs: int = 0  # documents whose extraction came from the cache
+    input_hash: str = ""  # `ledger.input_hash` of the bytes ingest read
+    started: float = field(default_factory=time.time)  # epoch seconds when the partition run began
 
     def quarantined(self) -> pl.DataFrame:
         """The quarantine records so far (an empty table before any step produced one)."""
@@ -103,7 +106,9 @@ class AuditFailed(RuntimeError):
 
 
 def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str) -> Batch:
-    return Batch(arrival_date, run_id, ingest.read_raw(files, arrival_date, source))
+    raw = ingest.read_raw(files, arrival_date, source)
+    digest = ledger.hash_of_contents(zip(raw["source_path"], raw["doc_id"], strict=True))
+    return Batch(arrival_date, run_id, raw, input_hash=digest)
 
 
 def stage_step(batch: Batch) -> Batch:
@@ -167,7 +172,8 @@ def validate_step(batch: Batch) -> Batch:
 
 
 def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
-    """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails."""
+    """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails. Publishing
+    and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
     staging = storage.staging_root(root, batch.run_id)
     shutil.rmtree(staging, ignore_errors=True)
     outputs = _outputs(batch)
@@ -180,14 +186,12 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
             "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
         )
     summary = _summary(batch, audit)
-    _record_run(root, summary)
     if audit.status == "failed":
+        _record_run(root, summary)
         raise AuditFailed(summary, staging)
-    for layer, table in outputs:  # curated after the layers it refers to; quarantine last
-        storage.publish_partition(staging, root, layer, table, batch.arrival_date)
-    shutil.rmtree(staging, ignore_errors=True)
-    if staging.parent.exists() and not any(staging.parent.iterdir()):
-        staging.parent.rmdir()
+    record = ledger.published_record(summary.as_dict(), batch.input_hash, time.time() - batch.started)
+    ledger.publish(root, record, staging)
+    _record_run(root, summary)
     return summary
 
 

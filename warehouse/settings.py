@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,10 +20,13 @@ class Settings:
 
     root:   warehouse root holding raw/, staged/, curated/, quarantine/ (``WAREHOUSE_ROOT``, default ./data)
     source: landing zone, ``<source>/<YYYY-MM-DD>/<files>`` or a flat folder (``WAREHOUSE_SOURCE``)
+    name:   the warehouse's name in Prefect run names and artifact keys (``WAREHOUSE_NAME``; default
+            derived from the root, see `warehouse_name`)
     """
 
     root: Path = Path("data")
     source: Path = SAMPLE_SOURCE
+    name: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -31,4 +36,19 @@ class Settings:
             base,
             root=Path(env.get("WAREHOUSE_ROOT", str(base.root))),
             source=Path(env.get("WAREHOUSE_SOURCE", str(base.source))),
+            name=env.get("WAREHOUSE_NAME") or None,
         )
+
+
+def warehouse_name(root: Path | str, configured: str | None = None) -> str:
+    """A name for the warehouse at `root` that Prefect artifact keys accept (lowercase letters, digits,
+    dashes): `configured` slugged, else the root folder's name and a short hash of its absolute path, so two
+    roots never share artifact keys or run names (``data-3f9c2a``)."""
+    if configured:
+        slug = re.sub(r"[^a-z0-9]+", "-", configured.lower()).strip("-")
+        if not slug:
+            raise ValueError(f"WAREHOUSE_NAME {configured!r} has no letters or digits")
+        return slug
+    absolute = os.path.abspath(str(root))
+    base = re.sub(r"[^a-z0-9]+", "-", os.path.basename(absolute.rstrip("/")).lower()).strip("-") or "root"
+    return f"{base[:40]}-{hashlib.sha256(absolute.encode()).hexdigest()[:6]}"

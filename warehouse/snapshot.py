@@ -22,7 +22,7 @@ import polars as pl
 
 from schemas import StagedDocument
 from schemas.snapshot import CuratedDocument, CuratedPanel, CuratedRegion
-from warehouse import EXTRACTOR_VERSION, regions, storage, validate
+from warehouse import EXTRACTOR_VERSION, ledger, regions, storage, validate
 
 MANIFEST = "_manifest.json"
 SNAPSHOTS = "_snapshots"
@@ -134,9 +134,34 @@ def build_documents(staged: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def published_partitions(root: Path) -> dict[str, str]:
+    """Each published (or flagged) partition's run id, from the ledger: what a snapshot is made of."""
+    records = ledger.read_ledger(root).values()
+    return {r.arrival_date: r.run_id for r in records if r.status in ("published", "flagged")}
+
+
+def is_current(root: Path) -> bool:
+    """True when the manifest's snapshot was built from the partitions the ledger says are published now
+    (False after a run that published and crashed before rebuilding the snapshot)."""
+    path = Path(root) / "curated" / MANIFEST
+    if not path.exists():
+        return False
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    return bool(manifest.get("partitions") == published_partitions(root))
+
+
+def publish_if_stale(root: Path) -> dict[str, Any] | None:
+    """`publish` unless the current snapshot already reflects the ledger (or nothing was ever published);
+    the new manifest, or None."""
+    if is_current(root) or not (published_partitions(root) or (Path(root) / "curated" / MANIFEST).exists()):
+        return None
+    return publish(root)
+
+
 def publish(root: Path) -> dict[str, Any]:
     """Build, validate and publish a new snapshot from the published partitions; returns the manifest."""
     root = Path(root)
+    partitions = published_partitions(root)  # read before the tables: a later publish makes it stale
     facts = storage.read_table(root, "curated", "indicators")
     staged = storage.read_table(root, "staged", "documents")
     facts = facts if facts is not None else pl.DataFrame(schema=_facts_schema())
@@ -170,6 +195,7 @@ def publish(root: Path) -> dict[str, Any]:
         "extractor_version": EXTRACTOR_VERSION,
         "rows": {name: df.height for name, df in tables.items()} | {"indicators": facts.height},
         "tables": files,
+        "partitions": partitions,
     }
     _write_manifest(root, manifest)
     _prune(root, keep=KEEP)

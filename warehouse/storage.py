@@ -6,11 +6,12 @@ folder and are renamed into place, so readers never see half a file.
 
 Write-audit-publish: a run first writes every table of its partition under a staging root
 (``<root>/_staging/<run_id>/``, same layout, outside the reader paths), audits what it wrote, and only
-then moves each file into place with `publish_partition` (a rename on the same filesystem).
+then moves each file into place with `publish_staged` (renames on the same filesystem).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -84,13 +85,25 @@ def staging_root(root: Path, run_id: str) -> Path:
     return Path(root) / STAGING / safe
 
 
-def publish_partition(staging: Path, root: Path, layer: str, table: str, arrival_date: date) -> Path:
-    """Move an audited partition file from `staging` into the reader path, replacing the old one atomically."""
-    source = layer_path(staging, layer, table, arrival_date) / PART_FILE
-    folder = layer_path(root, layer, table, arrival_date)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.replace(source, folder / PART_FILE)
-    return folder / PART_FILE
+def publish_staged(staging: Path, root: Path) -> list[Path]:
+    """Move every partition file under `staging` into the reader paths, layer by layer (raw, staged,
+    curated, quarantine: a table after the tables it refers to), each by an atomic rename over the published
+    file, then remove `staging`. Files already moved are skipped, so calling this again completes a publish
+    that a crash interrupted."""
+    moved = []
+    for layer in LAYERS:
+        for source in sorted((Path(staging) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
+            target = Path(root) / source.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(source, target)
+            except FileNotFoundError:  # moved meanwhile by another completion of the same publish
+                continue
+            moved.append(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the shared _staging folder goes once it is empty
+        Path(staging).parent.rmdir()
+    return moved
 
 
 def read_partition(root: Path, layer: str, table: str, arrival_date: date) -> pl.DataFrame | None:
