@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.partition import artifact_key, partition_flow, snapshot_task
+from flows.server import crash_orphaned_children
 from warehouse import ledger
 from warehouse.settings import Settings, warehouse_name
 
@@ -79,6 +80,9 @@ def backfill_flow(
     settings = Settings.from_env()
     src, dst = Path(source or settings.source), Path(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
+    orphans = crash_orphaned_children()
+    if orphans:
+        get_run_logger().warning("marked Crashed, their backfill had ended: %s", ", ".join(orphans))
     items = ledger.plan(start, end, src, dst, mode)
     for item in items:
         if item.action == "empty":

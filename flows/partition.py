@@ -181,6 +181,9 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[d
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
     ledger.recover(Path(root))
+    from flows.server import crash_orphaned_children
+
+    crash_orphaned_children()
     parts = ingest.discover_partitions(Path(source), default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):

@@ -102,3 +102,38 @@ def worker_checkout(directory: str | None = None) -> dict[str, str]:
         raise FileNotFoundError(f"{chosen} is not a warehouse checkout (no prefect.yaml)")
     os.chdir(chosen)
     return {"directory": str(chosen)}
+
+
+def crash_orphaned_children(flow_name: str = "warehouse-partition") -> list[str]:
+    """Mark Crashed the child runs of `flow_name` still Running or Pending under a parent run that has
+    already ended (its process died before the child's first heartbeat reached the server, so the crash
+    automation never saw it). Run by backfills and full runs when they start. Returns the names marked."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterParentTaskRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    running = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])),
+        parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=False),
+    )
+    marked = []
+    with get_client(sync_client=True) as client:
+        for child in client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), flow_run_filter=running
+        ):
+            assert child.parent_task_run_id is not None
+            parent_run_id = client.read_task_run(child.parent_task_run_id).flow_run_id
+            parent = client.read_flow_run(parent_run_id) if parent_run_id else None
+            if parent is not None and parent.state is not None and parent.state.is_final():
+                message = f"its parent run {parent.name} ended {parent.state_name} while it was running"
+                client.set_flow_run_state(child.id, Crashed(message=message), force=True)
+                marked.append(child.name)
+    return marked

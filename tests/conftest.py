@@ -1,5 +1,13 @@
+import contextlib
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +20,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # what the crash automation expects
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT / "sample" / "landing"
@@ -39,13 +48,140 @@ def sample_facts(sample_run: Path) -> pl.DataFrame:
     return facts
 
 
-@pytest.fixture(scope="session")
-def prefect_server():
-    """One temporary Prefect API for the whole session (slow to start: keep Prefect tests few)."""
-    from prefect.testing.utilities import prefect_test_harness
+@dataclass
+class PrefectServer:
+    """A real `prefect server start` subprocess on 127.0.0.1 with a PREFECT_HOME (and database) of its own."""
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    url: str  # http://127.0.0.1:<port>/api
+    home: Path
+    log: Path
+    process: subprocess.Popen
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a client subprocess (CLI, worker) of this server."""
+        return os.environ | {"PREFECT_API_URL": self.url, "PREFECT_HOME": str(self.home)} | extra
+
+    def log_offset(self) -> int:
+        return self.log.stat().st_size
+
+    def errors_since(self, offset: int) -> list[str]:
+        """ERROR lines (and tracebacks) the server logged after `offset`."""
+        with self.log.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode("utf-8", "replace")
+        return [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback", line)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    with contextlib.suppress(ProcessLookupError):  # children left in the group (uvicorn, flow runs)
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (make test installs Debian's postgresql)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the session's own (initdb in a temporary folder, 127.0.0.1, a free port, trust
+    auth), stopped at the end; yields the SQLAlchemy URL of an empty database `prefect`."""
+    import pwd
+    import shutil
+
+    bin_dir = _postgres_bin()
+    folder = Path(tempfile.mkdtemp(prefix="warehouse-pg-"))  # not under pytest's root-only folders
+    data, port = folder / "data", _free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use Debian's postgres account
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True, cwd=folder)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c max_connections=200 -c fsync=off"
+    pg_ctl = str(bin_dir / "pg_ctl")
+    run(pg_ctl, "-D", str(data), "-l", str(folder / "postgres.log"), "-o", options, "-w", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "prefect")
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory, postgres: str):
+    """One real Prefect server for the whole session, on PostgreSQL as the README advises for a server that
+    runs schedules (its SQLite backend logs "database is locked" under concurrent load). Slow to start: keep
+    Prefect tests few. The tests' own flow runs go to it too (PREFECT_API_URL for this process and its
+    subprocesses)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    folder = tmp_path_factory.mktemp("prefect-server")
+    home, log = folder / "home", folder / "server.log"
+    port = _free_port()
+    dropped = ("PREFECT_API_", "PREFECT_SERVER_DATABASE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres,
+    }
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder
+        )
+    server = PrefectServer(f"http://127.0.0.1:{port}/api", home, log, process)
+    try:
+        _wait_healthy(server, timeout=180)
+        previous = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = server.url
+        with temporary_settings(updates={PREFECT_API_URL: server.url}):
+            yield server
+    finally:
+        if "previous" in locals():
+            os.environ.pop("PREFECT_API_URL", None)
+            if previous is not None:
+                os.environ["PREFECT_API_URL"] = previous
+        _stop(process)
+
+
+def _wait_healthy(server: PrefectServer, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"prefect server exited: {server.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server not healthy after {timeout} s: {server.log.read_text()[-3000:]}")
 
 
 # --- browser tests: Debian's chromium driven by Playwright, network off ----------------------------------

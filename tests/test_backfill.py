@@ -1,14 +1,11 @@
-"""Deployments and backfills under the session's temporary Prefect API (kept few: each flow run costs ~1 s)."""
+"""Backfills run in this process against the session's Prefect server (kept few: each flow run costs ~1 s).
+Deployments, workers, schedules and crashes are in test_server.py."""
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 import pytest
-import yaml
-from conftest import PROJECT, SAMPLE
+from conftest import SAMPLE
 
 from warehouse import ledger, storage
 
@@ -30,39 +27,6 @@ def snapshot(root):
     return sorted(facts["fact_id"]), {
         t: storage.read_table(root, *t).height for t in (("raw", "documents"), ("curated", "indicators"))
     }
-
-
-def test_every_deployment_in_prefect_yaml_registers(prefect_server, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
-    env = os.environ | {"PREFECT_API_URL": PREFECT_API_URL.value()}
-    cli = [sys.executable, "-m", "prefect"]
-    pool = subprocess.run(
-        [*cli, "work-pool", "create", "warehouse-pool", "--type", "process"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-    )
-    assert pool.returncode == 0, pool.stdout + pool.stderr
-    done = subprocess.run(
-        [*cli, "--no-prompt", "deploy", "--all"], capture_output=True, text=True, env=env, cwd=PROJECT
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text())
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        for spec in config["deployments"]:
-            flow_name = {"daily": "warehouse-partition", "backfill": "warehouse-backfill"}.get(
-                spec["name"], "warehouse-run"
-            )
-            deployment = client.read_deployment_by_name(f"{flow_name}/{spec['name']}")
-            assert deployment.work_pool_name == "warehouse-pool"
-            if spec["name"] == "daily":
-                (schedule,) = deployment.schedules
-                assert schedule.schedule.timezone == "Asia/Shanghai" and schedule.active
-                assert "arrival_date" not in deployment.parameters  # defaults to yesterday
 
 
 def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(

@@ -1,5 +1,7 @@
 """The one integration test under a real (temporary) Prefect API."""
 
+from datetime import date
+
 import pytest
 from conftest import SAMPLE
 
@@ -22,10 +24,12 @@ def test_run_flow_writes_every_layer(prefect_server, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    from flows.partition import artifact_key
+
+    key = artifact_key("audit", tmp_path, date(2022, 2, 9))
+    assert key.startswith(f"audit-{tmp_path.name.lower()}-".replace("_", "-"))  # names the warehouse
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["audit-2022-02-09"]))
-        )
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
     assert artifacts, "each partition run leaves an audit artifact"
     body = str(artifacts[0].data)
     assert "Audit of partition 2022-02-09" in body and "quality" in body
@@ -35,7 +39,5 @@ def test_partition_flow_task_can_be_called_without_a_server(tmp_path):
     from flows.partition import clean_task, ingest_task
 
     files = sorted(str(p) for p in (SAMPLE / "2022-02-09").iterdir())
-    from datetime import date
-
     batch = ingest_task.fn(files, date(2022, 2, 9), str(SAMPLE), "fn")
     assert clean_task.fn(batch).staged.height == 1
