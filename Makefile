@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: install browser run test check lint typecheck pytest evaluate bench lock clean
+.PHONY: install browser postgres run test check lint typecheck pytest evaluate bench lock clean
 
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -27,10 +27,16 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Debian's PostgreSQL: the Prefect server tests start a database cluster of their own with it (127.0.0.1).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+
 run: install
 	$(BIN)/python -m warehouse run --source sample/landing --root data
 
-test: install browser check
+test: install browser postgres check
 
 check: lint typecheck pytest
 

@@ -48,7 +48,10 @@ def _signal_group(pid: int, signum: int) -> None:
 def run_worker(pool: str, extra_args: Sequence[str] = (), grace_seconds: float = 30.0) -> int:
     """Run a process worker for `pool` until it exits or is told to stop; returns its exit code."""
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, *extra_args]
-    worker = subprocess.Popen(command, start_new_session=True)
+    env = os.environ | {
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+    }
+    worker = subprocess.Popen(command, start_new_session=True, env=env)
     signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -8,6 +8,7 @@ import pytest
 from conftest import SAMPLE
 
 from warehouse import ledger, storage
+from warehouse.settings import warehouse_name
 
 pytestmark = pytest.mark.prefect
 START, END = date(2022, 2, 8), date(2022, 2, 13)
@@ -47,12 +48,17 @@ def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
     assert statuses["2022-02-10"] == statuses["2022-02-13"] == "empty"
     assert ledger.read_ledger(root)[date(2022, 2, 9)].run_id == first_run_ids[date(2022, 2, 9)]
     before = snapshot(root)
+    report = _artifact(f"backfill-{warehouse_name(root)}")
+    assert "| 2022-02-09 | skipped |" in report and "| 2022-02-11 |" in report
+    assert "| 2022-02-10 |" not in report and "3 dates without arrivals (empty) are not listed" in report
+    empty_mtime = ledger.record_path(root, date(2022, 2, 10)).stat().st_mtime_ns
 
     assert all(
         r["status"] in ("skipped", "empty") for r in backfill_flow(START, END, str(landing), str(root))
     )
     backfill_flow(START, END, str(landing), str(root), "all", 2)  # rerun everything: replaced, not duplicated
     assert snapshot(root) == before
+    assert ledger.record_path(root, date(2022, 2, 10)).stat().st_mtime_ns == empty_mtime  # not rewritten
 
     import warehouse.ingest
 
@@ -88,3 +94,14 @@ def test_partition_flow_without_parameters_takes_yesterday_in_shanghai(prefect_s
     expected = ledger.default_arrival_date(datetime.now(UTC))
     assert summary["arrival_date"] == expected.isoformat() and summary["status"] == "empty"
     assert ledger.read_ledger(tmp_path)[expected].status == "empty"
+
+
+def _artifact(key):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (latest, *_) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort="CREATED_DESC"
+        )
+    return str(latest.data)

@@ -44,3 +44,26 @@ def test_backfill_dry_run_lists_what_would_run_and_why(tmp_path):
         ).exit_code
         == 2
     )
+
+
+def test_cli_runs_get_a_prefect_database_of_their_own_unless_a_server_is_named(tmp_path):
+    from warehouse.cli import prefect_environment
+
+    env: dict[str, str] = {"PREFECT_HOME": str(tmp_path / "home")}
+    folder = prefect_environment(env)
+    assert folder is not None and env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].endswith(
+        f"{folder}/prefect.db"
+    )
+    assert str(tmp_path / "home") not in env["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert prefect_environment(second := {}) != folder and second  # every run its own
+    named = {"PREFECT_API_URL": "http://127.0.0.1:4200/api"}
+    assert prefect_environment(named) is None and "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in named
+    chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://h/db"}
+    assert prefect_environment(chosen) is None and len([k for k in chosen if "DATABASE" in k]) == 1
+
+
+def test_server_commands_need_a_server():
+    for command in (["server-setup"], ["worker"]):
+        done = runner.invoke(app, command, env={"PREFECT_API_URL": ""})
+        assert done.exit_code == 2 and "PREFECT_API_URL" in done.output

@@ -34,6 +34,17 @@ def test_run_flow_writes_every_layer(prefect_server, tmp_path):
     body = str(artifacts[0].data)
     assert "Audit of partition 2022-02-09" in body and "quality" in body
 
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from warehouse.settings import warehouse_name
+
+    flagged = next(s for s in summaries if s["status"] == "flagged")  # the undated Word export
+    name = f"partition-{flagged['arrival_date']}@{warehouse_name(tmp_path)}"
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+    assert run.state.is_completed() and run.state_name == "Flagged"
+    assert "published_date" in run.state.message  # the warning, visible without opening the artifact
+
 
 def test_partition_flow_task_can_be_called_without_a_server(tmp_path):
     from flows.partition import clean_task, ingest_task

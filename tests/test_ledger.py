@@ -179,3 +179,14 @@ def test_a_crash_at_any_moment_of_publishing_leaves_ledger_and_files_agreeing(la
     # crashes before the intent publish nothing; from the intent on, recovery completes the publish
     assert outcomes[-1] == "published" and outcomes.count("published") >= len(expected) + 2
     assert outcomes == sorted(outcomes)  # "nothing" ... then "published" only
+
+
+def test_warehouse_names_tell_roots_apart(tmp_path):
+    from warehouse.settings import warehouse_name
+
+    a, b = warehouse_name(tmp_path / "a" / "data"), warehouse_name(tmp_path / "b" / "data")
+    assert a != b and a.startswith("data-") and b.startswith("data-")
+    assert warehouse_name(tmp_path / "a" / "data") == a  # stable
+    assert warehouse_name("x", "Guizhou Province 2024") == "guizhou-province-2024"
+    with pytest.raises(ValueError, match="no letters or digits"):
+        warehouse_name("x", "!!!")

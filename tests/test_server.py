@@ -200,7 +200,6 @@ def test_scheduler_creates_daily_runs_and_a_worker_completes_one(prefect_server,
 
 def test_a_sigkilled_backfill_is_marked_crashed_and_frees_its_slot(prefect_server, deployed, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
 
     offset = prefect_server.log_offset()
     backfill = deployed["backfill"]
@@ -209,7 +208,7 @@ def test_a_sigkilled_backfill_is_marked_crashed_and_frees_its_slot(prefect_serve
     worker = Worker(prefect_server, tmp_path / "worker-1")
     try:
         with get_client(sync_client=True) as client:
-            first = run_deployment("warehouse-backfill/backfill", parameters=parameters, timeout=0)
+            first = trigger(client, deployed["backfill"], parameters)
 
             def a_partition_is_running():
                 running = client.read_flow_run(first.id).state_name == "Running"
@@ -235,7 +234,7 @@ def test_a_sigkilled_backfill_is_marked_crashed_and_frees_its_slot(prefect_serve
             # the next backfill gets the slot and finishes what the crash left
             worker = Worker(prefect_server, tmp_path / "worker-2")
             asked = time.monotonic()
-            second = run_deployment("warehouse-backfill/backfill", parameters=parameters, timeout=0)
+            second = trigger(client, deployed["backfill"], parameters)
             done = wait_for(
                 lambda: (r := client.read_flow_run(second.id)).state and r.state.is_final() and r,
                 240,
@@ -260,14 +259,13 @@ def test_a_sigkilled_backfill_is_marked_crashed_and_frees_its_slot(prefect_serve
 
 def test_one_sigterm_stops_the_worker_and_ends_its_runs_cleanly(prefect_server, deployed, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
 
     offset = prefect_server.log_offset()
     parameters = SAMPLE_RANGE | {"root": str(tmp_path / "root")}
     worker = Worker(prefect_server, tmp_path / "worker")
     try:
         with get_client(sync_client=True) as client:
-            run = run_deployment("warehouse-backfill/backfill", parameters=parameters, timeout=0)
+            run = trigger(client, deployed["backfill"], parameters)
             wait_for(
                 lambda: [r for r in _children(client, run.id) if r.state_name == "Running"],
                 180,
@@ -292,6 +290,11 @@ def test_one_sigterm_stops_the_worker_and_ends_its_runs_cleanly(prefect_server, 
     finally:
         worker.close()
     assert prefect_server.errors_since(offset) == []
+
+
+def trigger(client, deployment, parameters):
+    """`prefect deployment run`: a flow run of `deployment` for the workers to pick up."""
+    return client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
 
 
 def _children(client, parent_id):

@@ -27,6 +27,8 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "GX_ANALYTICS_ENABLED": "false",
+    # against a server, runs send a heartbeat every 30 s: what the crash automation (server-setup) expects
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
 }
 DATABASE_SETTINGS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
