@@ -104,3 +104,27 @@ def test_sql_over_the_snapshot(sample_run):
     assert result["n"][0] == read.indicators(sample_run).collect().height
     panel = sql.query(sample_run, "SELECT region_code, year, indicator FROM indicator_panel")
     assert panel.height == read.panel(sample_run).collect().height
+
+
+def test_a_snapshot_left_stale_by_a_crash_is_rebuilt_by_the_next_run(tmp_path):
+    from conftest import SAMPLE
+
+    from warehouse import ingest, pipeline
+
+    parts = sorted(ingest.discover_partitions(SAMPLE, date(2026, 1, 1)).items())
+    root = tmp_path / "root"
+    assert snapshot.publish_if_stale(root) is None  # nothing published yet: nothing to build
+    (first_day, first_files), (second_day, second_files) = parts[0], parts[1]
+    pipeline.run_partition(first_files, first_day, SAMPLE, root, run_id="one", quality=False)
+    assert not snapshot.is_current(root)
+    assert snapshot.publish_if_stale(root) is not None and snapshot.is_current(root)
+    assert snapshot.publish_if_stale(root) is None  # current: not rebuilt
+    # a run publishes its partition and dies before the snapshot step
+    pipeline.run_partition(second_files, second_day, SAMPLE, root, run_id="two", quality=False)
+    assert not snapshot.is_current(root)
+    manifest = snapshot.publish_if_stale(root)  # what the next run (even an empty daily run) does
+    assert manifest is not None and set(manifest["partitions"]) == {
+        first_day.isoformat(),
+        second_day.isoformat(),
+    }
+    assert read.indicators(root).collect()["doc_id"].n_unique() == 2

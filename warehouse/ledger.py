@@ -5,10 +5,11 @@ atomically; partitions running at once never write the same file): its status, t
 extractor version, row counts, run id and duration. `plan` decides from these records, not from memory of
 earlier runs, which dates of a range a backfill runs and why.
 
-Publishing a partition and recording it are one step (`publish`): the record is written first naming the
-staging folder being published, then the files are moved, then the record is completed. A crash in between
-leaves a record that `recover` completes from the audited staging folder, so after a crash at any moment
-the ledger and the published files agree again at the next run, without reprocessing.
+Publishing a partition and recording it are one step (`publish`): an intent (``<date>.publishing.json``:
+the record to write and the audited staging folder) is written first, then the files are moved, then the
+record is written and the intent removed. A crash in between leaves an intent that `recover` completes
+from the staging folder, so after a crash at any moment the ledger and the published files agree again at
+the next run, without reprocessing; `recover` only looks for intent files, so it is cheap to call often.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ class PartitionRecord:
     seconds: float = 0.0
     message: str = ""
     updated_at: str = ""
-    publishing: str = ""  # staging folder (relative to the root) while its files are being published
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,13 @@ def read_record(root: Path, arrival_date: date) -> PartitionRecord | None:
     return _load(path) if path.exists() else None
 
 
+def intent_path(root: Path, arrival_date: date) -> Path:
+    return Path(root) / LEDGER / f"{arrival_date.isoformat()}.publishing.json"
+
+
 def read_ledger(root: Path) -> dict[date, PartitionRecord]:
     folder = Path(root) / LEDGER
-    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    paths = sorted(folder.glob("????-??-??.json")) if folder.is_dir() else []
     return {date.fromisoformat(r.arrival_date): r for r in map(_load, paths)}
 
 
@@ -121,8 +125,12 @@ def plan(start: date, end: date, source: Path, root: Path, mode: str = "missing"
         files = arrivals.get(day, [])
         if not files:
             items.append(PlanItem(day, "empty", "no arrivals"))
-            continue
-        items.append(_decide(day, tuple(files), ledger.get(day), mode, source))
+        elif intent_path(root, day).exists():
+            items.append(
+                PlanItem(day, "run", "publish interrupted (the next run completes it)", tuple(files))
+            )
+        else:
+            items.append(_decide(day, tuple(files), ledger.get(day), mode, source))
     return items
 
 
@@ -137,8 +145,6 @@ def _decide(
     if mode == "failed":
         failed = record.status == "failed"
         return PlanItem(day, "run" if failed else "skip", f"last run {record.status}", files)
-    if record.publishing:
-        return PlanItem(day, "run", "publish interrupted (the next run completes it)", files)
     if record.status not in DONE:
         return PlanItem(day, "run", f"last run {record.status}", files)
     if record.input_hash != input_hash(list(files), source):
@@ -193,25 +199,28 @@ def published_record(summary: dict[str, Any], input_hash: str, seconds: float) -
 
 def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionRecord:
     """Publish the audited partition files under `staging` and record `record`, as one step (see the
-    module docstring): intent, moves, completion."""
-    record.publishing = Path(staging).relative_to(root).as_posix()
-    write_record(root, record)
+    module docstring): intent, moves, record, intent removed."""
+    day = date.fromisoformat(record.arrival_date)
+    intent = {"staging": Path(staging).relative_to(root).as_posix(), "record": asdict(record)}
+    storage.write_text_atomically(intent_path(root, day), json.dumps(intent, ensure_ascii=False, indent=1))
     storage.publish_staged(staging, root)
-    record.publishing = ""
     write_record(root, record)
+    intent_path(root, day).unlink(missing_ok=True)
     return record
 
 
 def recover(root: Path) -> list[date]:
-    """Complete every publish a crash interrupted (records still naming a staging folder): move what is
-    left of the audited files and complete the record. Returns the dates completed."""
+    """Complete every publish a crash interrupted (an intent file is left): move what is left of the
+    audited files, write the record, remove the intent. Returns the dates completed."""
+    folder = Path(root) / LEDGER
     done = []
-    for day, record in read_ledger(root).items():
-        if record.publishing:
-            storage.publish_staged(Path(root) / record.publishing, root)
-            record.publishing = ""
-            write_record(root, record)
-            done.append(day)
+    for path in sorted(folder.glob("????-??-??.publishing.json")) if folder.is_dir() else []:
+        intent = json.loads(path.read_text(encoding="utf-8"))
+        storage.publish_staged(Path(root) / intent["staging"], root)
+        record = PartitionRecord(**intent["record"])
+        write_record(root, record)
+        path.unlink(missing_ok=True)
+        done.append(date.fromisoformat(record.arrival_date))
     return done
 
 
