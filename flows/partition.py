@@ -26,6 +26,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
+from flows.server import FLAGGED
 from warehouse import ingest, ledger, pipeline, snapshot
 from warehouse.pipeline import AuditFailed, Batch
 from warehouse.settings import Settings, warehouse_name
@@ -130,7 +131,7 @@ def final_state(summary: dict[str, Any]) -> State:
     """Completed for a published partition; Completed named `Flagged`, warnings as the message, for a
     partition published with warnings (seen in the UI without opening the artifact)."""
     if summary["status"] == "flagged":
-        return Completed(name="Flagged", message="; ".join(summary["reasons"])[:2000], data=summary)
+        return Completed(name=FLAGGED, message="; ".join(summary["reasons"])[:2000], data=summary)
     return Completed(message=f"partition {summary['arrival_date']}: {summary['status']}", data=summary)
 
 

@@ -21,7 +21,9 @@ POOL = "warehouse-pool"
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
 CRASH_AFTER_SECONDS = 90
 AUTOMATION = "warehouse: crash flow runs without heartbeats"
-FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
+FLAGGED = "Flagged"  # the Completed state of a partition published with warnings (flows.partition)
+# events are named after the state *name*: every final state name a run of ours can end in
+FINAL_EVENTS = ("Completed", "Cached", FLAGGED, "Failed", "TimedOut", "Cancelled", "Crashed")
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,11 @@ class PrefectServer:
         return self.log.stat().st_size
 
     def errors_since(self, offset: int) -> list[str]:
-        """ERROR lines (and tracebacks) the server logged after `offset`."""
+        """ERROR lines, tracebacks and failed automation actions the server logged after `offset`."""
         with self.log.open("rb") as fh:
             fh.seek(offset)
             text = fh.read().decode("utf-8", "replace")
-        return [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback", line)]
+        return [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback|Action failed", line)]
 
 
 def _free_port() -> int:

@@ -134,6 +134,20 @@ def deployed(prefect_server):
     assert prefect_server.errors_since(offset) == []
 
 
+def test_the_crash_automation_knows_every_final_state_our_runs_end_in():
+    """Prefect names state events after the state's name: a run ending `Flagged` must count as finished."""
+    from flows.server import FLAGGED, crash_automation
+
+    trigger = crash_automation().trigger
+    assert f"prefect.flow-run.{FLAGGED}" in trigger.expect
+    assert {
+        f"prefect.flow-run.{s}" for s in ("Completed", "Failed", "Crashed", "Cancelled")
+    } <= trigger.expect
+    assert trigger.after == {"prefect.flow-run.heartbeat"} and trigger.within.total_seconds() == 90
+    with pytest.raises(ValueError, match="heartbeat interval"):
+        crash_automation(30)
+
+
 def test_scheduler_creates_daily_runs_and_a_worker_completes_one(prefect_server, deployed, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentScheduleCreate
