@@ -84,8 +84,13 @@ def write_record(root: Path, record: PartitionRecord) -> None:
     storage.write_text_atomically(record_path(root, date.fromisoformat(record.arrival_date)), text)
 
 
+_FIELDS = frozenset(PartitionRecord.__dataclass_fields__)
+
+
 def _load(path: Path) -> PartitionRecord:
-    return PartitionRecord(**json.loads(path.read_text(encoding="utf-8")))
+    """A record as written by this or another version (fields it does not know are left out)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return PartitionRecord(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
 def read_record(root: Path, arrival_date: date) -> PartitionRecord | None:
@@ -117,11 +122,12 @@ def plan(start: date, end: date, source: Path, root: Path, mode: str = "missing"
     Dates without arrivals are `empty` in every mode."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    days = date_range(start, end)  # a bad range fails before anything is read
     loose = date(1, 1, 1)  # files outside date folders have no arrival date: not part of a backfill
     arrivals = {d: f for d, f in ingest.discover_partitions(source, loose).items() if start <= d <= end}
     ledger = read_ledger(root)
     items = []
-    for day in date_range(start, end):
+    for day in days:
         files = arrivals.get(day, [])
         if not files:
             items.append(PlanItem(day, "empty", "no arrivals"))
