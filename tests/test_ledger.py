@@ -1,5 +1,6 @@
 """Partition ledger, backfill plans and the extraction cache, as plain library calls."""
 
+import itertools
 import shutil
 from datetime import UTC, date, datetime
 
@@ -152,7 +153,7 @@ def test_a_crash_at_any_moment_of_publishing_leaves_ledger_and_files_agreeing(la
         pipeline.extract_step(pipeline.stage_step(pipeline.ingest_step(files, D1, landing, "r")))
     )
     outcomes = []
-    for n in range(1, 40):  # every rename of publish_step: staging writes, intent, file moves, completion
+    for n in itertools.count(1):  # every rename of publish_step: staging writes, intent, file moves, record
         root = tmp_path / f"crash-{n}"
         _crash_at(monkeypatch, n)
         try:
@@ -190,3 +191,52 @@ def test_warehouse_names_tell_roots_apart(tmp_path):
     assert warehouse_name("x", "Guizhou Province 2024") == "guizhou-province-2024"
     with pytest.raises(ValueError, match="no letters or digits"):
         warehouse_name("x", "!!!")
+
+
+def test_recover_never_touches_a_publish_in_progress(tmp_path):
+    """Publishes of one date and recoveries running at once (another worker starting): no error, and
+    every publish ends whole (its record and no intent left)."""
+    import threading
+
+    from warehouse import storage
+
+    errors, stop = [], threading.Event()
+
+    def publisher():
+        for i in range(300):
+            staging = tmp_path / "_staging" / f"run{i}"
+            part = staging / "raw" / "documents" / f"arrival_date={D1}" / "part-0.parquet"
+            try:
+                storage.write_text_atomically(part, str(i))
+                record = ledger.PartitionRecord(
+                    D1.isoformat(), "published", "h", EXTRACTOR_VERSION, run_id=str(i)
+                )
+                ledger.publish(tmp_path, record, staging)
+            except Exception as exc:  # noqa: BLE001 - the test counts them
+                errors.append(f"publish: {exc!r}")
+        stop.set()
+
+    def recoverer():
+        while not stop.is_set():
+            try:
+                ledger.recover(tmp_path)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"recover: {exc!r}")
+
+    threads = [threading.Thread(target=publisher), threading.Thread(target=recoverer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert ledger.read_record(tmp_path, D1).run_id == "299" and not ledger.intent_path(tmp_path, D1).exists()
+    assert (tmp_path / "raw" / "documents" / f"arrival_date={D1}" / "part-0.parquet").read_text() == "299"
+
+
+def test_a_failure_after_publishing_keeps_the_published_record(tmp_path):
+    record = ledger.PartitionRecord(D1.isoformat(), "published", "h", EXTRACTOR_VERSION, run_id="r1")
+    ledger.write_record(tmp_path, record)
+    ledger.record_failure(tmp_path, D1, "artifact upload failed", run_id="r1")
+    assert ledger.read_record(tmp_path, D1).status == "published"
+    ledger.record_failure(tmp_path, D1, "a later run failed", run_id="r2")
+    assert ledger.read_record(tmp_path, D1).status == "failed"

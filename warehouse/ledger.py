@@ -7,17 +7,23 @@ earlier runs, which dates of a range a backfill runs and why.
 
 Publishing a partition and recording it are one step (`publish`): an intent (``<date>.publishing.json``:
 the record to write and the audited staging folder) is written first, then the files are moved, then the
-record is written and the intent removed. A crash in between leaves an intent that `recover` completes
-from the staging folder, so after a crash at any moment the ledger and the published files agree again at
-the next run, without reprocessing; `recover` only looks for intent files, so it is cheap to call often.
+record is written and the intent removed, all under an exclusive lock on the date
+(``_ledger/_locks/<date>.lock``, `fcntl.flock`: released by the kernel when the process dies), so two
+runs of one date (a daily run and a backfill) publish one after the other, each whole. A crash in between
+leaves an intent that `recover` completes from the staging folder, so after a crash at any moment the
+ledger and the published files agree again at the next run, without reprocessing. `recover` skips a date
+whose lock is held (its publisher is alive) and only looks for intent files, so it is cheap to call often.
+The lock holds between processes of one machine (and on file systems whose flock is shared, such as NFSv4).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -164,7 +170,11 @@ def _decide(
 def record_failure(
     root: Path, arrival_date: date, error: str, run_id: str = "", seconds: float = 0.0
 ) -> None:
-    """A partition run that ended without publishing (audit failure, I/O error, crash it could report)."""
+    """A partition run that ended without publishing (audit failure, I/O error, crash it could report). A
+    run that did publish and failed afterwards (its artifact, say) keeps its published record."""
+    previous = read_record(root, arrival_date)
+    if previous and run_id and previous.run_id == run_id and previous.status in ("published", "flagged"):
+        return
     record = PartitionRecord(
         arrival_date=arrival_date.isoformat(),
         status="failed",
@@ -203,31 +213,62 @@ def published_record(summary: dict[str, Any], input_hash: str, seconds: float) -
     )
 
 
+@contextlib.contextmanager
+def date_lock(root: Path, arrival_date: date, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the date's publish lock; with `wait` off, yields False at once when another process holds it."""
+    path = Path(root) / LEDGER / "_locks" / f"{arrival_date.isoformat()}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionRecord:
     """Publish the audited partition files under `staging` and record `record`, as one step (see the
-    module docstring): intent, moves, record, intent removed."""
+    module docstring): under the date's lock, intent, moves, record, intent removed."""
     day = date.fromisoformat(record.arrival_date)
     intent = {"staging": Path(staging).relative_to(root).as_posix(), "record": asdict(record)}
-    storage.write_text_atomically(intent_path(root, day), json.dumps(intent, ensure_ascii=False, indent=1))
-    storage.publish_staged(staging, root)
-    write_record(root, record)
-    intent_path(root, day).unlink(missing_ok=True)
+    with date_lock(root, day):
+        storage.write_text_atomically(
+            intent_path(root, day), json.dumps(intent, ensure_ascii=False, indent=1)
+        )
+        storage.publish_staged(staging, root)
+        write_record(root, record)
+        intent_path(root, day).unlink(missing_ok=True)
     return record
 
 
 def recover(root: Path) -> list[date]:
-    """Complete every publish a crash interrupted (an intent file is left): move what is left of the
-    audited files, write the record, remove the intent. Returns the dates completed."""
+    """Complete every publish a crash interrupted (an intent file is left and nobody holds its date's
+    lock): move what is left of the audited files, write the record, remove the intent. Returns the dates
+    completed."""
     folder = Path(root) / LEDGER
     done = []
     for path in sorted(folder.glob("????-??-??.publishing.json")) if folder.is_dir() else []:
-        intent = json.loads(path.read_text(encoding="utf-8"))
-        storage.publish_staged(Path(root) / intent["staging"], root)
-        record = PartitionRecord(**intent["record"])
-        write_record(root, record)
-        path.unlink(missing_ok=True)
-        done.append(date.fromisoformat(record.arrival_date))
+        day = date.fromisoformat(path.name[:10])
+        with date_lock(root, day, wait=False) as free:
+            intent = _read_intent(path) if free else None
+            if intent is None:  # being published right now, or completed meanwhile
+                continue
+            storage.publish_staged(Path(root) / intent["staging"], root)
+            write_record(root, PartitionRecord(**intent["record"]))
+            path.unlink(missing_ok=True)
+            done.append(day)
     return done
+
+
+def _read_intent(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
 
 
 def default_arrival_date(scheduled: datetime | None, tz: str = "Asia/Shanghai") -> date:

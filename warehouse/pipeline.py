@@ -9,8 +9,8 @@ one. `flows/` runs each step as a Prefect task; `run_partition` chains them with
 from __future__ import annotations
 
 import json
-import shutil
 import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -174,8 +174,8 @@ def validate_step(batch: Batch) -> Batch:
 def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
     """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails. Publishing
     and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
-    staging = storage.staging_root(root, batch.run_id)
-    shutil.rmtree(staging, ignore_errors=True)
+    # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
+    staging = storage.staging_root(root, f"{batch.run_id}-{uuid.uuid4().hex[:8]}")
     outputs = _outputs(batch)
     for (layer, table), df in outputs.items():
         storage.write_partition(df, staging, layer, table, batch.arrival_date)
