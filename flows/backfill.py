@@ -88,16 +88,7 @@ def backfill_flow(
         if item.action == "empty":
             ledger.record_empty(dst, item.arrival_date)
     to_run = [item for item in items if item.action == "run"]
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        futures = {
-            item.arrival_date: pool.submit(_child, contextvars.copy_context(), item.arrival_date, src, dst)
-            for item in to_run
-        }
-    errors = {}
-    for day, future in futures.items():
-        state: Any = future.result()  # a prefect State (return_state=True)
-        if not state.is_completed():
-            errors[day] = str(state.message or state.name)
+    errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
     table = ledger.report(items, dst, errors)
     snapshot_task(str(dst))  # consumers see the new partitions together
     create_markdown_artifact(
@@ -109,6 +100,20 @@ def backfill_flow(
     if errors:
         raise RuntimeError("backfill failed for " + ", ".join(d.isoformat() for d in sorted(errors)))
     return table
+
+
+def _run_children(days: list[date], source: Path, root: Path, max_concurrency: int) -> dict[date, str]:
+    """One child run per date, at most `max_concurrency` at once; the failed dates and why. When this
+    process is told to stop (SIGTERM), dates not started yet are dropped instead of run on the way out."""
+    pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
+    try:
+        futures = {day: pool.submit(_child, contextvars.copy_context(), day, source, root) for day in days}
+        states: dict[date, Any] = {day: future.result() for day, future in futures.items()}  # prefect States
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
 
 
 def _child(context: contextvars.Context, day: date, source: Path, root: Path) -> Any:

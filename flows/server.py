@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from prefect.automations import Automation
 
 POOL = "warehouse-pool"
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
@@ -23,6 +26,7 @@ CRASH_AFTER_SECONDS = 90
 AUTOMATION = "warehouse: crash flow runs without heartbeats"
 FLAGGED = "Flagged"  # the Completed state of a partition published with warnings (flows.partition)
 # events are named after the state *name*: every final state name a run of ours can end in
+STARTED_EVENTS = ("Pending", "Running", "heartbeat")  # each must be followed by a later one or a final one
 FINAL_EVENTS = ("Completed", "Cached", FLAGGED, "Failed", "TimedOut", "Cancelled", "Crashed")
 
 
@@ -32,7 +36,7 @@ class SetupResult:
     automation: Literal["created", "updated"]
 
 
-def crash_automation(crash_after: int = CRASH_AFTER_SECONDS):  # -> prefect.automations.Automation
+def crash_automation(crash_after: int = CRASH_AFTER_SECONDS) -> Automation:
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
@@ -43,12 +47,18 @@ def crash_automation(crash_after: int = CRASH_AFTER_SECONDS):  # -> prefect.auto
     return Automation(
         name=AUTOMATION,
         description=(
-            f"A flow run that sent heartbeats and then none for {crash_after} s, without reaching a final "
-            "state, lost its process: mark it Crashed (this releases its concurrency slot)."
+            f"A flow run that went Pending, Running or sent a heartbeat and then nothing for {crash_after} s, "
+            "without reaching a final state, lost its process: mark it Crashed (this releases its "
+            "concurrency slot)."
         ),
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in FINAL_EVENTS)},
+            # from Pending on, not only from the first heartbeat: a run whose process is lost while it
+            # starts (pull step, imports) is caught too
+            after={f"prefect.flow-run.{s}" for s in STARTED_EVENTS},
+            expect={
+                *(f"prefect.flow-run.{s}" for s in STARTED_EVENTS[1:]),
+                *(f"prefect.flow-run.{s}" for s in FINAL_EVENTS),
+            },
             match={"prefect.resource.id": "prefect.flow-run.*"},
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,

@@ -5,7 +5,7 @@ SIGTERM into SIGINT for itself, and stopping cancels its task group: the flow-ru
 (each in a session of its own) lose their parent and are never marked finished, so they stay Running and
 hold their deployment's concurrency slot until the crash automation notices the missing heartbeats.
 
-On the first SIGTERM or SIGINT the supervisor:
+On the first SIGTERM, SIGINT or SIGHUP the supervisor:
 1. sends SIGTERM to each flow-run process of the worker: Prefect's engine marks the run Crashed at once
    ("Execution was aborted by a termination signal"), which releases its concurrency slot (a backfill also
    marks its running child partitions Crashed); nothing half-published stays visible, because publishing
@@ -29,11 +29,16 @@ from types import FrameType
 
 
 def _children(pid: int) -> list[int]:
-    """Direct children of `pid` (Linux /proc); empty where that is not available."""
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """Processes whose parent is `pid` (Linux /proc: the PPid field of every process's stat)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -46,23 +51,31 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 def run_worker(pool: str, extra_args: Sequence[str] = (), grace_seconds: float = 30.0) -> int:
-    """Run a process worker for `pool` until it exits or is told to stop; returns its exit code."""
+    """Run a process worker for `pool` until it exits or is told to stop; returns its exit code (128 + the
+    signal's number when a signal ended it, as a shell reports it)."""
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, *extra_args]
     env = os.environ | {
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
     }
-    worker = subprocess.Popen(command, start_new_session=True, env=env)
     signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals.append(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in stops}  # before the worker exists: no gap
+    worker = subprocess.Popen(command, start_new_session=True, env=env)
     try:
-        return _supervise(worker, signals, grace_seconds)
-    finally:
+        code = _supervise(worker, signals, grace_seconds)
+    finally:  # whatever happened here, no worker (or flow run of it) outlives the supervisor
+        if worker.poll() is None:
+            for child in _children(worker.pid):
+                _signal_group(child, signal.SIGKILL)
+            _signal_group(worker.pid, signal.SIGKILL)
+            worker.wait()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
 
 
 def _supervise(worker: subprocess.Popen[bytes], signals: list[int], grace_seconds: float) -> int:
@@ -90,7 +103,7 @@ def _supervise(worker: subprocess.Popen[bytes], signals: list[int], grace_second
         if len(signals) > 1 or overdue:
             for child in flow_runs:
                 _signal_group(child, signal.SIGKILL)
-            worker.kill()
+            _signal_group(worker.pid, signal.SIGKILL)
         elif not flow_runs and not interrupted:  # once: Prefect's worker takes a second SIGINT as SIGKILL
             worker.send_signal(signal.SIGINT)  # the worker stops polling and exits
             interrupted = True

@@ -63,7 +63,17 @@ def test_cli_runs_get_a_prefect_database_of_their_own_unless_a_server_is_named(t
     assert prefect_environment(chosen) is None and len([k for k in chosen if "DATABASE" in k]) == 1
 
 
-def test_server_commands_need_a_server():
-    for command in (["server-setup"], ["worker"]):
-        done = runner.invoke(app, command, env={"PREFECT_API_URL": ""})
-        assert done.exit_code == 2 and "PREFECT_API_URL" in done.output
+def test_server_commands_need_a_server(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path)  # an empty profile: no server named anywhere
+    for command in ("server-setup", "worker"):
+        done = subprocess.run(
+            [sys.executable, "-m", "warehouse", command], capture_output=True, text=True, env=env, cwd=PROJECT
+        )
+        assert done.returncode == 2 and "PREFECT_API_URL" in done.stderr, done.stderr

@@ -90,7 +90,19 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, qual
         name: quality.check_curated(now, before, root=root, arrival_date=ARRIVAL, run_id=f"test-{name}")
         for name, (now, before) in scenarios.items()
     }
+    # GX passes, but another audit rule blocked the partition: the page must still say failed
+    results["other_rule"] = quality.check_curated(
+        facts(40, shift=1),
+        previous,
+        root=root,
+        arrival_date=ARRIVAL,
+        run_id="test-other_rule",
+        blocked_by=[OTHER_RULE],
+    )
     return root, results
+
+
+OTHER_RULE = "curated/indicators: 2 doc_ids not in staged/documents"
 
 
 def test_synthetic_partition_is_a_valid_curated_frame():
@@ -223,9 +235,14 @@ def test_index_lists_every_validation_with_relative_links(gate):
     for name in results:
         assert f"test-{name}" in index
     # the audit's words (as in the ledger and the Prefect state), not GX's "Failed" for a warning-only run
-    assert index.count(">failed<") == 1
-    assert index.count(">published<") + index.count(">flagged<") == len(results) - 1
+    failed = [n for n, r in results.items() if not r.success or n == "other_rule"]
+    flagged = [n for n, r in results.items() if r.success and r.failures and n not in failed]
+    assert failed == ["shrunk", "other_rule"] and flagged  # the scenarios cover all three words
+    assert index.count(">failed<") == len(failed) and index.count(">flagged<") == len(flagged)
+    assert index.count(">published<") == len(results) - len(failed) - len(flagged)
     assert "Failed" not in index and "Status" not in index
+    other = next((root / "quality").rglob("*test-other_rule*/**/*.html"))
+    assert 'class="warehouse-gate failed"' in other.read_text() and OTHER_RULE in other.read_text()
 
 
 def test_offline_html_strips_every_kind_of_external_reference():

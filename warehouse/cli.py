@@ -331,9 +331,16 @@ def dictionary(
 
 
 def _require_server() -> None:
-    if not os.environ.get("PREFECT_API_URL"):
+    """A server is named: PREFECT_API_URL in the environment or in the active Prefect profile."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
         typer.echo(
-            "error: set PREFECT_API_URL to the server's API (e.g. http://127.0.0.1:4200/api)", err=True
+            "error: name the server: export PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "(or `prefect config set PREFECT_API_URL=…`)",
+            err=True,
         )
         raise typer.Exit(2)
 

@@ -268,7 +268,12 @@ def audit_partition(batch: Batch, staging: Path, root: Path, *, quality: bool = 
 
         previous = storage.read_partition(root, "curated", "indicators", batch.arrival_date)
         result = gx_quality.check_curated(
-            facts, previous, root=root, arrival_date=batch.arrival_date, run_id=batch.run_id
+            facts,
+            previous,
+            root=root,
+            arrival_date=batch.arrival_date,
+            run_id=batch.run_id,
+            blocked_by=blocking,
         )
         audit.blocking += result.blocking
         audit.warnings += [f for f in result.failures if f not in result.blocking]

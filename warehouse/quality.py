@@ -93,12 +93,14 @@ def check_curated(
     root: Path,
     arrival_date: date,
     run_id: str,
+    blocked_by: list[str] | None = None,
 ) -> QualityResult:
     """Run the checkpoint on `facts` (the curated/indicators rows about to be published for one
     arrival-date partition; columns as in schemas/curated.py CuratedIndicator) against `previous` (the
     rows currently published for that partition, or None on the first run). Build Data Docs under
-    <root>/quality/ and make them offline. Never raises on failed expectations (returns them); raises
-    only on misuse (wrong argument types, missing columns, an unreadable suite file)."""
+    <root>/quality/ and make them offline; `blocked_by` are the audit's other blocking failures, so the
+    page's word (published, flagged, failed) is the audit's. Never raises on failed expectations (returns
+    them); raises only on misuse (wrong argument types, missing columns, an unreadable suite file)."""
     _check_arguments(facts, previous, arrival_date, run_id)
     definition = load_suite_definition()
     settings = definition.get("meta", {}).get("warehouse", {})
@@ -122,7 +124,8 @@ def check_curated(
             if severity == "critical":
                 blocking.append(line)
         if page is not None and page.exists():
-            _add_gate_summary(page, not blocking, failures, arrival_date)
+            others = list(blocked_by or [])
+            _add_gate_summary(page, not (blocking or others), others + failures, arrival_date)
         make_docs_offline(quality_dir)
     return QualityResult(
         success=not blocking,
@@ -464,7 +467,8 @@ _FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.I | re.S)
 _TAG = re.compile(r"<[A-Za-z][^<>]*>")
 _EVENT_ATTR = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.I)
 _STATIC_REF = re.compile(r"""((?:href|src)\s*=\s*["'])(?:\./|(?:\.\./)+)static/""", re.I)
-_GATE = re.compile(r'class="warehouse-gate (published|flagged|failed)"')
+_GATE = re.compile(r'class="warehouse-gate (published|flagged|failed|passed|blocked)"')
+_OLD_GATE_WORDS = {"passed": "published", "blocked": "failed"}  # pages written before the audit's words
 _SCHEME_TEXT = re.compile(r"\b(?:https?|ftp|wss?)://", re.I)
 _BARE_PROTO_REL = re.compile(r"""((?:src|href)\s*=\s*["']?)//""", re.I)
 _BOOTSTRAP_TABLE = re.compile(
@@ -582,7 +586,7 @@ def _gate_reader(base: Path) -> Callable[[str], str | None]:
         except OSError:
             return None
         found = _GATE.search(head)
-        return found.group(1) if found else None
+        return _OLD_GATE_WORDS.get(found.group(1), found.group(1)) if found else None
 
     return gate
 
