@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,25 @@ def backfill_flow(
 
 def _run_children(days: list[date], source: Path, root: Path, max_concurrency: int) -> dict[date, str]:
     """One child run per date, at most `max_concurrency` at once; the failed dates and why. When this
-    process is told to stop (SIGTERM), dates not started yet are dropped instead of run on the way out."""
+    process is told to stop (SIGTERM), dates not started yet are dropped instead of run on the way out: the
+    main thread wakes every 0.1 s to take the signal (it may land on another thread)."""
+    stop = threading.Event()
+
+    def guarded(context: contextvars.Context, day: date) -> Any:
+        return None if stop.is_set() else _child(context, day, source, root)
+
     pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
     try:
-        futures = {day: pool.submit(_child, contextvars.copy_context(), day, source, root) for day in days}
-        states: dict[date, Any] = {day: future.result() for day, future in futures.items()}  # prefect States
+        futures = {day: pool.submit(guarded, contextvars.copy_context(), day) for day in days}
+        pending = set(futures.values())
+        while pending:
+            _, pending = wait(pending, timeout=0.1)
     except BaseException:
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+    states = {day: future.result() for day, future in futures.items()}  # prefect States
     return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
 
 

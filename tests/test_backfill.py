@@ -105,3 +105,28 @@ def _artifact(key):
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort="CREATED_DESC"
         )
     return str(latest.data)
+
+
+def test_a_terminated_backfill_drops_the_dates_it_had_not_started(monkeypatch):
+    """SIGTERM reaches the backfill's main thread as an exception: queued dates must not run on the way out."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import flows.backfill
+
+    started = []
+
+    def child(context, day, source, root):
+        started.append(day)
+        time.sleep(1.0)
+
+    monkeypatch.setattr(flows.backfill, "_child", child)
+    days = [date(2022, 1, d) for d in range(1, 11)]
+    # a real signal to this process, as SIGTERM is (Prefect's bridge turns it into an exception likewise)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        flows.backfill._run_children(days, SAMPLE, SAMPLE, 2)
+    time.sleep(1.5)  # the two running dates finish; nothing else may start
+    assert len(started) == 2, started
