@@ -102,6 +102,22 @@ def test_normalize_folds_full_width_digits_but_keeps_chinese_punctuation():
     assert normalize("ldquo;好书记rdquo;") == "“好书记”"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("外出務(wù)工人數", "外出務工人數"),  # a converter's pinyin behind a traditional character
+        ("共計3萬(wàn)人", "共計3萬人"),
+        ("防返貧監(jiān)測對象", "防返貧監測對象"),
+        ("香港(HK)報道", "香港(HK)報道"),  # not pinyin: no tone mark
+        ("全縣(區)合計", "全縣(區)合計"),  # a Chinese parenthetical stays
+        ("第(1)項", "第(1)項"),
+        ("A(wù)字", "A(wù)字"),  # only right after a Han character
+    ],
+)
+def test_normalize_drops_converter_pinyin_debris_only(text, expected):
+    assert normalize(text) == expected
+
+
 @given(st.text(max_size=300))
 def test_normalize_is_idempotent(text):
     once = normalize(text)

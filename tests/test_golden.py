@@ -1,4 +1,5 @@
-"""Golden documents written for this project (tests/golden/): formats, encodings and places the sample lacks."""
+"""Golden sets: documents written for this project (tests/golden/, tests/holdout/: formats, encodings and places
+the sample lacks) and real published documents (tests/real/: a copy of shared/real with its hand-made gold)."""
 
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from warehouse import evaluate, ingest, pipeline, storage
 
 GOLDEN = Path(__file__).parent / "golden"
 HOLDOUT = Path(__file__).parent / "holdout"
+REAL = Path(__file__).parent / "real"
 
 
 def run_set(folder: Path, root: Path) -> Path:
@@ -18,7 +20,9 @@ def run_set(folder: Path, root: Path) -> Path:
     docs = folder / "docs"
     ((day, files),) = ingest.discover_partitions(docs, date(2026, 1, 1)).items()
     summary = pipeline.run_partition(files, day, docs, root, run_id=folder.name, quality=False)
-    assert summary.documents == len(files) and summary.quarantined == 0
+    assert summary.documents == len(files)
+    if folder != REAL:  # real documents still lose facts of towns to quarantine (issue 11)
+        assert summary.quarantined == 0
     return root
 
 
@@ -30,6 +34,25 @@ def golden_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def holdout_root(tmp_path_factory):
     return run_set(HOLDOUT, tmp_path_factory.mktemp("holdout"))
+
+
+@pytest.fixture(scope="module")
+def real_root(tmp_path_factory):
+    return run_set(REAL, tmp_path_factory.mktemp("real"))
+
+
+def test_real_gold_file_is_consistent_with_its_documents():
+    done = subprocess.run([sys.executable, str(REAL / "check_gold.py")], capture_output=True, text=True)
+    assert done.returncode == 0 and "no errors" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_real_scores_do_not_regress(real_root):
+    """Real published documents (first score on the extractor of 2026-12-02: F1 0.591, region 0.727, year
+    0.957). These floors only guard against regressions; the aim (issue 11) is F1 0.90."""
+    facts = storage.read_table(real_root, "curated", "indicators")
+    result = evaluate.score_table(facts, evaluate.load_gold(REAL / "gold.jsonl"))
+    print(result.summary())
+    assert result.f1 >= 0.60 and result.region_accuracy >= 0.70 and result.year_accuracy >= 0.94
 
 
 @pytest.mark.parametrize(
@@ -50,7 +73,7 @@ def test_every_format_and_encoding_is_staged(golden_root):
     assert set(staged["format"]) >= {"jekyll", "html", "docx", "portal_text", "word_text"}
 
 
-@pytest.mark.parametrize("root_fixture", ["golden_root", "holdout_root"])
+@pytest.mark.parametrize("root_fixture", ["golden_root", "holdout_root", "real_root"])
 def test_every_fact_points_at_its_mention(root_fixture, request):
     root = request.getfixturevalue(root_fixture)
     texts = dict(storage.read_table(root, "staged", "documents").select("doc_id", "text").iter_rows())

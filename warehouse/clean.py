@@ -25,6 +25,10 @@ _FOLD: dict[int, int | None] = {
     cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in "，；：（）！？［］｛｝｟"
 }
 _FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x200B: None, 0xFEFF: None})
+# Simplified→traditional converters on reprint sites leave a character's pinyin behind it: 務(wù)工, 萬(wàn)人.
+# Only a parenthesised syllable with a tone mark right after a Han character counts, so (HK), (1) or (注) stay.
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN_DEBRIS = re.compile(rf"(?<=[\u4e00-\u9fff])[(（](?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}[)）]")
 _BARE_ENTITY = re.compile(r"(?<![&A-Za-z])(ldquo|rdquo|lsquo|rsquo|mdash|hellip|nbsp|middot);")
 _BARE_ENTITY_MAP = {
     "ldquo": "“",
@@ -66,8 +70,10 @@ class Parsed:
 
 
 def normalize(text: str) -> str:
-    """NFC, full-width digits/letters/％ folded to ASCII, stray entities fixed, whitespace tidied."""
+    """NFC, full-width digits/letters/％ folded to ASCII, converter pinyin debris dropped, stray entities
+    fixed, whitespace tidied."""
     text = unicodedata.normalize("NFC", text).translate(_FOLD)
+    text = _PINYIN_DEBRIS.sub("", text)
     text = _BARE_ENTITY.sub(lambda m: _BARE_ENTITY_MAP[m.group(1)], text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.strip() for line in text.split("\n"))
