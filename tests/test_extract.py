@@ -78,6 +78,25 @@ def pairs(body: str, **kw):
         ("消费帮扶销售帮扶产品金额达6.3亿元。", [("consumption_assistance_sales", 630000000)]),
         ("组织2.4万名网格员开展排查。", [("grid_workers", 24000)]),
         ("今年防返贫监测收入标准确定为6800元。", [("monitoring_income_threshold", 6800)]),
+        # the 脱贫攻坚 years' wording
+        (
+            "全县去年脱贫退出1200户4300人。",
+            [("poverty_exit_households", 1200), ("poverty_exit_population", 4300)],
+        ),
+        (
+            "五年间共有3120户11800人摘掉了贫困帽子。",
+            [("poverty_exit_households", 3120), ("poverty_exit_population", 11800)],
+        ),
+        ("全县38个贫困村全部销号。", [("poor_villages_exited", 38)]),
+        ("当年又有17个贫困村整村脱贫。", [("poor_villages_exited", 17)]),
+        (
+            "全市共识别纳入防返贫监测对象2.6万户8.8万人。",
+            [("monitored_households_total", 26000), ("monitored_population_total", 88000)],
+        ),
+        (
+            "已消除风险的监测对象930户3100人。",
+            [("risk_eliminated_households", 930), ("risk_eliminated_population", 3100)],
+        ),
     ],
 )
 def test_indicator_cues(body, expected):
