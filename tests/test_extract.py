@@ -223,3 +223,13 @@ def test_table_with_unit_column_skips_target_column():
     ]
     text = f"标题\n\n{body}"
     assert all(text[f["char_start"] : f["char_end"]] == f["mention"] for f in facts)
+
+
+def test_enumeration_items_that_name_their_place_keep_the_indicator():
+    body = "全市下达衔接推进乡村振兴补助资金5200万元，其中旺苍县800万元、苍溪县650万元、剑阁县720万元。"
+    got = sorted((f["region_name"], f["value"]) for f in facts_of(body, region="510800"))
+    assert got == [("剑阁县", 7.2e6), ("广元市", 5.2e7), ("旺苍县", 8e6), ("苍溪县", 6.5e6)]
+    # an item that is not a place does not inherit: 培训 counts are not funds
+    assert pairs("下达衔接推进乡村振兴补助资金5200万元、培训1200人次。", region="510800") == [
+        ("bridging_funds", 5.2e7)
+    ]

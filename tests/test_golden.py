@@ -52,7 +52,7 @@ def test_real_scores_do_not_regress(real_root):
     facts = storage.read_table(real_root, "curated", "indicators")
     result = evaluate.score_table(facts, evaluate.load_gold(REAL / "gold.jsonl"))
     print(result.summary())
-    assert result.f1 >= 0.66 and result.region_accuracy >= 0.74 and result.year_accuracy >= 0.95
+    assert result.f1 >= 0.68 and result.region_accuracy >= 0.75 and result.year_accuracy >= 0.95
 
 
 @pytest.mark.parametrize(

@@ -252,6 +252,19 @@ def _compatible(a: Mention, b: Mention) -> bool:
     return a.unit_class == b.unit_class or frozenset({a.unit_class, b.unit_class}) in PAIR_CLASSES
 
 
+_LIST_ITEM = re.compile(r"[、和及]([^、，,；;。]{2,12})")
+
+
+def _names_its_place(since_prev: str) -> bool:
+    """The text between two figures is an enumeration item that names one place and nothing else:
+    甲县800万元、乙县650万元 (the second figure is the previous one's indicator, for 乙县)."""
+    item = _LIST_ITEM.fullmatch(since_prev)
+    if item is None:
+        return False
+    found = regions.find_region_names(item.group(1))
+    return len(found) == 1 and found[0].start == 0 and found[0].end == len(item.group(1))
+
+
 def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
     """Left and right contexts of each quantity; `qs` are in text order."""
     view, out = doc.view, []
@@ -359,7 +372,8 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
         # 其中，会理市45个 / 而中江县就占33个; a sentence opening with 其中 continues the one before it
         opens_subset = _SUBSET_OPEN.match(sentence) is not None
-        if found is None and (opens_subset or _SUBSET.search(since_prev)):
+        listed = ctx.follows and _names_its_place(since_prev)
+        if found is None and (opens_subset or listed or _SUBSET.search(since_prev)):
             before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
             for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
