@@ -28,7 +28,9 @@ _FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x200B: None
 # Simplified→traditional converters on reprint sites leave a character's pinyin behind it: 務(wù)工, 萬(wàn)人.
 # Only a parenthesised syllable with a tone mark right after a Han character counts, so (HK), (1) or (注) stay.
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
-_PINYIN_DEBRIS = re.compile(rf"(?<=[\u4e00-\u9fff])[(（](?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}[)）]")
+_PINYIN_DEBRIS = re.compile(
+    rf"(?<=[\u4e00-\u9fff])[(（](?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}[)）]"
+)
 _BARE_ENTITY = re.compile(r"(?<![&A-Za-z])(ldquo|rdquo|lsquo|rsquo|mdash|hellip|nbsp|middot);")
 _BARE_ENTITY_MAP = {
     "ldquo": "“",
