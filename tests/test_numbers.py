@@ -111,3 +111,30 @@ def test_thousands_separators_and_full_width_digits(n, unit):
 def test_spans_always_point_at_the_surface(text):
     for m in find_mentions(text):
         assert text[m.start : m.end] == m.surface and m.end > m.start
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("四万五", 45000),  # a bare digit after the last place is the next place down
+        ("两千三", 2300),
+        ("一百五", 150),
+        ("一亿二", 1.2e8),
+        ("十五", 15),  # …which for 十 is the units
+        ("四万零五", 40005),  # 零 keeps the digit a unit
+        ("三百零五", 305),
+        ("一百二十", 120),
+    ],
+)
+def test_spoken_abbreviations_of_chinese_numerals(text, value):
+    assert parse_chinese_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value"),
+    [("达到百分之九十二", "百分之九十二", 92.0), ("占百分之35.5", "百分之35.5", 35.5)],
+)
+def test_baifenzhi_is_a_percent(text, surface, value):
+    (m,) = find_mentions(text)
+    assert (m.surface, m.value, m.unit_class) == (surface, value, "percent")
+    assert text[m.start : m.end] == m.surface

@@ -160,6 +160,8 @@ def _cn_integer(text: str) -> float:
     for big, factor in (("亿", 1e8), ("万", 1e4)):
         if big in text:
             head, tail = text.rsplit(big, 1) if big == "万" else text.split(big, 1)
+            if len(tail) == 1 and CN_DIGITS.get(tail):  # 四万五: the next place down, 45000
+                return (_cn_integer(head) or 1.0) * factor + CN_DIGITS[tail] * factor / 10
             return (_cn_integer(head) or 1.0) * factor + _cn_integer(tail)
     total, current = 0, 0
     for ch in text:
@@ -168,6 +170,8 @@ def _cn_integer(text: str) -> float:
         elif ch in CN_PLACES:
             total += (current or 1) * CN_PLACES[ch]
             current = 0
+    if len(text) > 1 and text[-1] in CN_DIGITS and text[-2] in CN_PLACES:  # 两千三 = 2300, 一百五 = 150
+        return float(total + current * max(CN_PLACES[text[-2]] // 10, 1))
     return float(total + current)
 
 
@@ -224,12 +228,16 @@ def find_mentions(text: str) -> list[Mention]:
         if unit is None and m.group("mult"):
             unit_class = _infer_unit_class(text, m.end())
         number = parse_number(num)
+        start = m.start()
+        if unit is None and text.endswith("百分之", 0, start):  # 百分之九十二 is 92%
+            start, unit, unit_class, mult = start - 3, "%", "percent", 1.0
         approx = bool(m.group("ap1") or m.group("ap2")) or bool(_APPROX_BEFORE.search(text[: m.start()]))
         approx = approx or bool(_APPROX_AFTER.match(text, m.end()))
         kind = _kind(text, m, unit)
         value = base_value(number, mult, unit_class)
+        surface = text[start : m.end()]
         out.append(
-            Mention(m.start(), m.end(), m.group(0), number, mult, unit, unit_class, value, approx, None, kind)
+            Mention(start, m.end(), surface, number, mult, unit, unit_class, value, approx, None, kind)
         )
     return _link_ranges(text, out)
 
