@@ -122,3 +122,33 @@ def test_normalize_drops_converter_pinyin_debris_only(text, expected):
 def test_normalize_is_idempotent(text):
     once = normalize(text)
     assert normalize(once) == once
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from("發展鄉村振興監測對象萬億乾隆著名的干部麪髮後裡台灣\n，。0123456789abc"),
+        max_size=200,
+    )
+)
+def test_the_simplified_view_keeps_every_offset(text):
+    from warehouse.simplified import to_simplified
+
+    view = to_simplified(text)
+    assert len(view) == len(text)
+    assert [i for i, c in enumerate(text) if c in "\n，。0123456789"] == [
+        i for i, c in enumerate(view) if c in "\n，。0123456789"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified"),
+    [
+        ("貧困勞動力外出務工", "贫困劳动力外出务工"),
+        ("防返貧監測對象", "防返贫监测对象"),
+        ("鞏固拓展脫貧攻堅成果", "巩固拓展脱贫攻坚成果"),
+    ],
+)
+def test_the_simplified_view_reads_traditional_text(traditional, simplified):
+    from warehouse.simplified import to_simplified
+
+    assert to_simplified(traditional) == simplified

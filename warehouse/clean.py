@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 import yaml
-import zhconv
 
 from warehouse import regions
+from warehouse.simplified import to_simplified
 
 # Full-width ASCII that carries numbers and units is folded; CJK punctuation (，。；：（）！？) is kept.
 _FOLD: dict[int, int | None] = {
@@ -353,14 +353,14 @@ def document_region(title: str | None, publisher: str | None, meta: list[str], b
     """The region a document speaks for: deepest region named in the title, then the publisher or
     site lines, then the region named most often in the body (full names only)."""
     for source in (title or "", publisher or "", "\n".join(meta)):
-        found = regions.find_region_names(zhconv.convert(source, "zh-cn"))
+        found = regions.find_region_names(to_simplified(source))
         if found:
             context = [m.codes[0] for m in found if len(m.codes) == 1]
             codes = [regions.pick(m.codes, context) for m in found]
             gaz = regions.gazetteer()
             return max(codes, key=lambda c: _LEVEL_RANK[gaz[c].level])
     counts: dict[str, int] = {}
-    for m in regions.find_region_names(zhconv.convert(body, "zh-cn")):
+    for m in regions.find_region_names(to_simplified(body)):
         if not m.is_alias and len(m.codes) == 1:
             counts[m.codes[0]] = counts.get(m.codes[0], 0) + 1
     return max(counts, key=lambda c: counts[c]) if counts else None

@@ -17,14 +17,13 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
 import polars as pl
-import zhconv
 
 from warehouse import EXTRACTOR_VERSION, catalog, regions, tables
 from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
+from warehouse.simplified import to_simplified
 
 SENTENCE_END = "。！？!?\n"
 CLAUSE_END = SENTENCE_END + "；;，,：:"
@@ -94,21 +93,9 @@ class Doc:
     sentences: list[tuple[int, int]]
 
 
-@cache
-def _traditional_chars() -> frozenset[str]:
-    from zhconv import zhconv as table
-
-    return frozenset(k for k, v in table.getdict("zh-cn").items() if len(k) == 1 and v != k)
-
-
 def simplified_view(text: str) -> str:
-    """Traditional → simplified, character for character, so offsets into `text` stay valid."""
-    if _traditional_chars().isdisjoint(text):
-        return text
-    converted = zhconv.convert(text, "zh-cn")
-    if len(converted) == len(text):
-        return converted
-    return "".join(c if len(c := zhconv.convert(ch, "zh-cn")) == 1 else ch for ch in text)
+    """Traditional → simplified, with the text's length, so offsets into the view are offsets into `text`."""
+    return to_simplified(text)
 
 
 def spans(text: str, ends: str) -> list[tuple[int, int]]:

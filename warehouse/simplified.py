@@ -1,0 +1,36 @@
+"""Simplified characters for matching: traditional → simplified, length for length (OpenCC `t2s`, Apache-2.0).
+
+Rules, cues and the gazetteer are written in simplified characters; documents arrive in either script.
+Matching runs on the simplified view while facts keep offsets into the staged text, so the view must have
+the staged text's length: OpenCC converts phrase by phrase, and a line where a phrase conversion changed
+the length is converted character by character instead.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import opencc
+
+_LOCAL = threading.local()  # one converter per thread (extraction runs in threads in a backfill)
+
+
+def _convert(text: str) -> str:
+    converter = getattr(_LOCAL, "converter", None)
+    if converter is None:
+        converter = _LOCAL.converter = opencc.OpenCC("t2s")
+    return str(converter.convert(text))
+
+
+def to_simplified(text: str) -> str:
+    """`text` in simplified characters, with exactly its length (an offset into one is one into the other)."""
+    out = _convert(text)
+    if len(out) == len(text):
+        return out
+    lines = []
+    for line in text.split("\n"):
+        converted = _convert(line)
+        if len(converted) != len(line):
+            converted = "".join(c if len(c := _convert(ch)) == 1 else ch for ch in line)
+        lines.append(converted)
+    return "\n".join(lines)
