@@ -21,10 +21,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.partition import artifact_key, partition_flow, snapshot_task
-from flows.server import crash_orphaned_children
+from flows.partition import artifact_key, partition_flow, snapshot_task, warehouse_of
+from flows.server import crash_orphaned_children, crash_unfinished
 from warehouse import ledger
-from warehouse.settings import Settings, warehouse_name
+from warehouse.settings import Settings
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -40,32 +40,19 @@ logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
 
 def _backfill_run_name() -> str:
     p = flow_run.parameters
-    root = p.get("root") or Settings.from_env().root
-    name = warehouse_name(root, Settings.from_env().name)
+    name = warehouse_of(p.get("root") or Settings.from_env().root)
     return f"backfill-{p['start']}-to-{p['end']}-{p.get('mode', 'missing')}@{name}"
 
 
 def _crash_children(flow: Any, parent: Any, state: Any) -> None:  # a Prefect FlowStateHook
     """on_crashed: child partition runs share this process, so they died with it; mark the ones still
     running Crashed now rather than leaving them to the heartbeat automation."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterParentFlowRunId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Crashed
+    from prefect.client.schemas.filters import FlowRunFilterParentFlowRunId
 
-    running = FlowRunFilter(
-        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id]),
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])),
+    message = f"its backfill {parent.name} crashed: {state.message}"
+    crash_unfinished(
+        lambda client, run: message, parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
     )
-    with get_client(sync_client=True) as client:
-        for child in client.read_flow_runs(flow_run_filter=running):
-            message = f"its backfill {parent.name} crashed: {state.message}"
-            client.set_flow_run_state(child.id, Crashed(message=message), force=True)
 
 
 @flow(name="warehouse-backfill", flow_run_name=_backfill_run_name, on_crashed=[_crash_children])  # type: ignore[list-item]

@@ -26,7 +26,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
-from flows.server import FLAGGED
+from flows.server import FLAGGED, crash_orphaned_children
 from warehouse import ingest, ledger, pipeline, snapshot
 from warehouse.pipeline import AuditFailed, Batch
 from warehouse.settings import Settings, warehouse_name
@@ -80,10 +80,14 @@ def validate_task(batch: Batch) -> Batch:
     return pipeline.validate_step(batch)
 
 
+def warehouse_of(root: str | Path) -> str:
+    """The warehouse's name in run names and artifact keys (WAREHOUSE_NAME, else derived from `root`)."""
+    return warehouse_name(root, Settings.from_env().name)
+
+
 def artifact_key(kind: str, root: str | Path, day: date | None = None) -> str:
     """`audit-<warehouse>-<date>`, `backfill-<warehouse>`: keys of different roots never collide."""
-    name = warehouse_name(root, Settings.from_env().name)
-    return f"{kind}-{name}" + (f"-{day.isoformat()}" if day else "")
+    return f"{kind}-{warehouse_of(root)}" + (f"-{day.isoformat()}" if day else "")
 
 
 @io_task("audit-publish", timeout_seconds=900)
@@ -111,12 +115,8 @@ def _run_date() -> date:
     return ledger.default_arrival_date(flow_run.scheduled_start_time)
 
 
-def _run_root() -> str:
-    return str(flow_run.parameters.get("root") or Settings.from_env().root)
-
-
 def _partition_run_name() -> str:
-    name = warehouse_name(_run_root(), Settings.from_env().name)
+    name = warehouse_of(flow_run.parameters.get("root") or Settings.from_env().root)
     return f"partition-{_run_date().isoformat()}@{name}"
 
 
@@ -182,8 +182,6 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[d
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
     ledger.recover(Path(root))
-    from flows.server import crash_orphaned_children
-
     crash_orphaned_children()
     parts = ingest.discover_partitions(Path(source), default_date or date.today())
     summaries, failed = [], []

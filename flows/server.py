@@ -6,13 +6,14 @@
   next `daily` or `backfill` run is not held behind a run that will never finish.
 
 Flow-run processes send a heartbeat every `HEARTBEAT_SECONDS` (the deployments set
-`PREFECT_FLOWS_HEARTBEAT_FREQUENCY` in their job variables); a run with no heartbeat and no final state for
-`crash_after` seconds is marked Crashed. Detection therefore takes between `crash_after - HEARTBEAT_SECONDS`
+`PREFECT_FLOWS_HEARTBEAT_FREQUENCY` in their job variables); a run that went Pending or Running or sent a
+heartbeat, and then no further event and no final state for `crash_after` seconds, is marked Crashed. Detection therefore takes between `crash_after - HEARTBEAT_SECONDS`
 and `crash_after` seconds after the process died, plus the server's proactive-trigger granularity (5 s).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -116,36 +117,43 @@ def worker_checkout(directory: str | None = None) -> dict[str, str]:
     return {"directory": str(chosen)}
 
 
+def crash_unfinished(reason: Callable[[Any, Any], str | None], **filters: Any) -> list[str]:
+    """Mark Crashed each Running or Pending flow run that matches `filters` (fields of Prefect's
+    `FlowRunFilter`, plus `flow_filter`) and for which `reason(client, run)` gives a message (None leaves
+    the run alone). Returns the names marked."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    flow_filter = filters.pop("flow_filter", None)
+    unfinished = FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+    runs = FlowRunFilter(state=FlowRunFilterState(type=unfinished), **filters)
+    marked = []
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(flow_filter=flow_filter, flow_run_filter=runs):
+            message = reason(client, run)
+            if message is not None:
+                client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+                marked.append(run.name)
+    return marked
+
+
 def crash_orphaned_children(flow_name: str = "warehouse-partition") -> list[str]:
     """Mark Crashed the child runs of `flow_name` still Running or Pending under a parent run that has
     already ended (its process died before the child's first heartbeat reached the server, so the crash
     automation never saw it). Run by backfills and full runs when they start. Returns the names marked."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterParentTaskRunId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Crashed
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilterParentTaskRunId
 
-    running = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])),
+    def parent_ended(client: Any, child: Any) -> str | None:
+        parent_run_id = client.read_task_run(child.parent_task_run_id).flow_run_id
+        parent = client.read_flow_run(parent_run_id) if parent_run_id else None
+        if parent is None or parent.state is None or not parent.state.is_final():
+            return None
+        return f"its parent run {parent.name} ended {parent.state_name} while it was running"
+
+    return crash_unfinished(
+        parent_ended,
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
         parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=False),
     )
-    marked = []
-    with get_client(sync_client=True) as client:
-        for child in client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), flow_run_filter=running
-        ):
-            assert child.parent_task_run_id is not None
-            parent_run_id = client.read_task_run(child.parent_task_run_id).flow_run_id
-            parent = client.read_flow_run(parent_run_id) if parent_run_id else None
-            if parent is not None and parent.state is not None and parent.state.is_final():
-                message = f"its parent run {parent.name} ended {parent.state_name} while it was running"
-                client.set_flow_run_state(child.id, Crashed(message=message), force=True)
-                marked.append(child.name)
-    return marked

@@ -140,28 +140,35 @@ def published_partitions(root: Path) -> dict[str, str]:
     return {r.arrival_date: r.run_id for r in records if r.status in ("published", "flagged")}
 
 
+def _manifest(root: Path) -> dict[str, Any] | None:
+    path = Path(root) / "curated" / MANIFEST
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+
 def is_current(root: Path) -> bool:
     """True when the manifest's snapshot was built from the partitions the ledger says are published now
     (False after a run that published and crashed before rebuilding the snapshot)."""
-    path = Path(root) / "curated" / MANIFEST
-    if not path.exists():
-        return False
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    return bool(manifest.get("partitions") == published_partitions(root))
+    manifest = _manifest(root)
+    return manifest is not None and manifest.get("partitions") == published_partitions(root)
 
 
 def publish_if_stale(root: Path) -> dict[str, Any] | None:
     """`publish` unless the current snapshot already reflects the ledger (or nothing was ever published);
-    the new manifest, or None."""
-    if is_current(root) or not (published_partitions(root) or (Path(root) / "curated" / MANIFEST).exists()):
+    the new manifest, or None. The ledger is read once."""
+    partitions, manifest = published_partitions(root), _manifest(root)
+    if manifest is None and not partitions:
         return None
-    return publish(root)
+    if manifest is not None and manifest.get("partitions") == partitions:
+        return None
+    return publish(root, partitions)
 
 
-def publish(root: Path) -> dict[str, Any]:
-    """Build, validate and publish a new snapshot from the published partitions; returns the manifest."""
+def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build, validate and publish a new snapshot from the published partitions (`partitions`: the
+    ledger's, read by the caller before this reads the tables); returns the manifest."""
     root = Path(root)
-    partitions = published_partitions(root)  # read before the tables: a later publish makes it stale
+    if partitions is None:  # read before the tables: a later publish makes the snapshot stale, not wrong
+        partitions = published_partitions(root)
     facts = storage.read_table(root, "curated", "indicators")
     staged = storage.read_table(root, "staged", "documents")
     facts = facts if facts is not None else pl.DataFrame(schema=_facts_schema())
