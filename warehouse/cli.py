@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from flows import server  # constants and set-up only: Prefect itself is imported when a command runs
 from warehouse.settings import Settings
 
 app = typer.Typer(
@@ -33,6 +34,11 @@ PREFECT_DEFAULTS = {
 DATABASE_SETTINGS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
 
+def _prefect_defaults(env: MutableMapping[str, str]) -> None:
+    for key, value in PREFECT_DEFAULTS.items():
+        env.setdefault(key, value)
+
+
 def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
     """Set Prefect's defaults before it is imported. Without PREFECT_API_URL a run starts a temporary local
     API server; it gets a database of its own in a temporary folder (removed at exit), never the
@@ -42,8 +48,7 @@ def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
     import tempfile
 
     env = os.environ if environ is None else environ
-    for key, value in PREFECT_DEFAULTS.items():
-        env.setdefault(key, value)
+    _prefect_defaults(env)
     if env.get("PREFECT_API_URL") or any(env.get(k) for k in DATABASE_SETTINGS):
         return None
     folder = tempfile.mkdtemp(prefix="warehouse-prefect-")
@@ -332,8 +337,7 @@ def dictionary(
 
 def _require_server() -> None:
     """A server is named: PREFECT_API_URL in the environment or in the active Prefect profile."""
-    for key, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    _prefect_defaults(os.environ)
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
@@ -347,17 +351,19 @@ def _require_server() -> None:
 
 @app.command("server-setup")
 def server_setup(
-    pool: Annotated[str, typer.Option(help="process work pool the deployments use")] = "warehouse-pool",
+    pool: Annotated[str, typer.Option(help="process work pool the deployments use")] = server.POOL,
     crash_after: Annotated[
-        int, typer.Option(min=31, help="seconds without a heartbeat before a flow run is marked Crashed")
-    ] = 90,
+        int,
+        typer.Option(
+            min=server.HEARTBEAT_SECONDS + 1,
+            help="seconds without a heartbeat before a flow run is marked Crashed",
+        ),
+    ] = server.CRASH_AFTER_SECONDS,
 ) -> None:
     """Prepare a Prefect server (PREFECT_API_URL): the work pool and the automation that marks flow runs
     whose process died Crashed, releasing their concurrency slot. Safe to run again."""
     _require_server()
-    from flows.server import setup
-
-    result = setup(pool, crash_after)
+    result = server.setup(pool, crash_after)
     typer.echo(f"work pool {pool}: {result.pool}")
     typer.echo(f"crash automation ({crash_after} s without a heartbeat): {result.automation}")
 
@@ -365,7 +371,7 @@ def server_setup(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(
     ctx: typer.Context,
-    pool: Annotated[str, typer.Option(help="work pool to take runs from")] = "warehouse-pool",
+    pool: Annotated[str, typer.Option(help="work pool to take runs from")] = server.POOL,
     grace: Annotated[
         float, typer.Option(help="seconds the flow runs and the worker get to stop before being killed")
     ] = 30.0,

@@ -93,11 +93,6 @@ class Doc:
     sentences: list[tuple[int, int]]
 
 
-def simplified_view(text: str) -> str:
-    """Traditional → simplified, with the text's length, so offsets into the view are offsets into `text`."""
-    return to_simplified(text)
-
-
 def spans(text: str, ends: str) -> list[tuple[int, int]]:
     """Pieces of `text` each ending with one of the characters `ends` (the last may end without)."""
     out, start = [], 0
@@ -359,8 +354,9 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
         # 其中，会理市45个 / 而中江县就占33个; a sentence opening with 其中 continues the one before it
         opens_subset = _SUBSET_OPEN.match(sentence) is not None
-        listed = ctx.follows and _names_its_place(since_prev)
-        if found is None and (opens_subset or listed or _SUBSET.search(since_prev)):
+        if found is None and (
+            opens_subset or _SUBSET.search(since_prev) or (ctx.follows and _names_its_place(since_prev))
+        ):
             before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
             for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
@@ -425,7 +421,7 @@ def _fact(
 
 
 def make_doc(row: dict[str, Any]) -> Doc:
-    view = simplified_view(row["text"])
+    view = to_simplified(row["text"])  # same length: offsets into the view are offsets into the text
     return Doc(
         doc_id=row["doc_id"],
         text=row["text"],
