@@ -302,14 +302,19 @@ def parse_word_text(text: str) -> Parsed:
     return Parsed(title, lines, tail_dates[-1] if tail_dates else None, None, [])
 
 
+MAX_TITLE_CHARS = 60
+
+
 def parse_plain(text: str) -> Parsed:
+    """The first line is the title unless it reads as body text (long, or ends a sentence)."""
     lines = [x for x in text.split("\n") if x]
     if not lines:
         raise DocumentError("empty: no text")
-    body, meta = _strip_portal_lines(lines[1:])
-    return Parsed(
-        lines[0], body, next((d for d in map(parse_date, meta) if d), None), _publisher_from(meta), meta
-    )
+    first = lines[0].strip()
+    is_title = len(first) <= MAX_TITLE_CHARS and not re.search(r"[。；;]$", first)
+    title, rest = (first, lines[1:]) if is_title else (None, lines)
+    body, meta = _strip_portal_lines(rest)
+    return Parsed(title, body, next((d for d in map(parse_date, meta) if d), None), _publisher_from(meta), meta)
 
 
 def parse_docx(content: bytes) -> Parsed:
@@ -345,25 +350,20 @@ PARSERS = {
 
 
 # ---------------------------------------------------------------- staging
-_LEVEL_RANK = {"country": 0, "province": 1, "city": 2, "county": 3}
 MIN_REPORT_CHARS = 40
 
 
+_SITE_OWNER = re.compile(r"^\s*(主办单位|主办|承办单位|承办|版权所有|(?:文章|信息)?来源|发布单位|发布机构)")
+
+
 def document_region(title: str | None, publisher: str | None, meta: list[str], body: str) -> str | None:
-    """The region a document speaks for: deepest region named in the title, then the publisher or
-    site lines, then the region named most often in the body (full names only)."""
-    for source in (title or "", publisher or "", "\n".join(meta)):
-        found = regions.find_region_names(to_simplified(source))
-        if found:
-            context = [m.codes[0] for m in found if len(m.codes) == 1]
-            codes = [regions.pick(m.codes, context) for m in found]
-            gaz = regions.gazetteer()
-            return max(codes, key=lambda c: _LEVEL_RANK[gaz[c].level])
-    counts: dict[str, int] = {}
-    for m in regions.find_region_names(to_simplified(body)):
-        if not m.is_alias and len(m.codes) == 1:
-            counts[m.codes[0]] = counts.get(m.codes[0], 0) + 1
-    return max(counts, key=lambda c: counts[c]) if counts else None
+    """The region a document speaks for (`regions.document_region` on the simplified texts)."""
+    view = to_simplified(body)
+    opening = re.split(r"[。！？\n]", view.lstrip(), maxsplit=1)[0]
+    owners = [x for x in meta if _SITE_OWNER.match(x)]
+    others = [x for x in meta if not _SITE_OWNER.match(x)]
+    simple = [to_simplified(x) for x in (title or "", "\n".join([publisher or "", *owners]), "\n".join(others))]
+    return regions.document_region(simple[0], simple[1], simple[2], opening, view)
 
 
 def stage_one(content: bytes, fmt: str, encoding: str | None, source_file: str) -> dict[str, Any]:

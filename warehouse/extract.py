@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,7 +39,7 @@ _TIME_WORDS = re.compile(
 )
 _SUBSET = re.compile(r"其中|就占|占|包括|含")
 _SUBSET_OPEN = re.compile(r"\s*其中")
-_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国|中央财政|中央预算内")
+_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国|中央财政|中央预算内|自治区(?!级)")
 _APPOSITIVE = re.compile(
     r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
 )  # 作为全省…最多的市: not the subject
@@ -140,25 +141,35 @@ def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str
                 continue
         refs.append(Ref(m.start, m.end, code=regions.pick(codes, context)))
     asides = [a.span() for a in _APPOSITIVE.finditer(doc_view)]
+    named = sorted(refs, key=lambda r: r.start)
+    ends = [r.end for r in named]
     for c in _COREF.finditer(doc_view):
-        code = _resolve_coref(c.group(0), doc_region)
-        if code and not any(lo <= c.start() < hi for lo, hi in asides):
+        k = bisect_right(ends, c.start())  # names ending before the reference: named[:k]
+        if (k < len(named) and named[k].start <= c.start()) or any(lo <= c.start() < hi for lo, hi in asides):
+            continue  # part of a name (宁夏回族自治区), or an aside
+        code = _resolve_coref(c.group(0), doc_region, (r.code for r in reversed(named[:k])))
+        if code:
             refs.append(Ref(c.start(), c.end(), code=code))
     return sorted(refs, key=lambda r: r.start)
 
 
-def _resolve_coref(word: str, doc_region: str | None) -> str | None:
+_COREF_LEVEL = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
+
+
+def _resolve_coref(word: str, doc_region: str | None, earlier: Iterable[str]) -> str | None:
+    """全国/我国 → national; 全县/我市/本省 → the document's region at that level, else the last region of
+    that level named before (a national story's 全省 after 河北…); 自治区 → the last autonomous region named."""
     if word in {"全国", "我国", "中央财政", "中央预算内"}:
         return regions.NATIONAL
-    if not doc_region or doc_region == regions.NATIONAL:
-        return None
     gaz = regions.gazetteer()
-    chain = [doc_region, *regions.ancestors(doc_region)]
-    wanted = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
-    level = wanted.get(word[-1])
+    chain = [doc_region, *regions.ancestors(doc_region)] if doc_region and doc_region != regions.NATIONAL else []
+    if word == "自治区":
+        return next((c for c in [*chain[::-1], *earlier] if gaz[c].name.endswith("自治区")), None)
     if word[-1] == "区":  # 全区: a district, or an autonomous region
-        return doc_region
-    return next((c for c in chain if gaz[c].level == level), None)
+        return doc_region if chain else next((c for c in earlier if gaz[c].level == "province"), None)
+    level = _COREF_LEVEL[word[-1]]
+    in_chain = next((c for c in chain if gaz[c].level == level), None)
+    return in_chain or next((c for c in earlier if gaz[c].level == level), None)
 
 
 def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> list[Ref]:
@@ -334,7 +345,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     mentions = find_mentions(doc.view)
     qs = [m for m in mentions if m.kind == "quantity"]
     contexts = build_contexts(doc, qs)
-    places = regions.find_region_names(doc.view)
+    places = regions.subject_places(doc.view)
     reg_refs = region_refs(doc.view, places, doc.region_code)
     yr_refs = own_times(time_refs(doc.view, doc.ref_year, doc.ref_month), qs, doc.view)
     paragraphs = spans(doc.view, "\n")
@@ -366,7 +377,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
             continue
         last_in_sentence.setdefault(ctx.sentence, []).append((m, found[0]))
         region = nearest_before(reg_refs, s_lo, m.start)
-        region_code = region.code if region else doc.region_code
+        region_code = _recipient(found[0], region.code if region else doc.region_code, doc.region_code)
         free = [r for r in yr_refs if r.bound in (-1, m.start)]
         year_ref = nearest_before(free, s_lo, m.start)
         if year_ref is None:
@@ -390,6 +401,18 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
             seen.add(fact["fact_id"])
             facts.append(fact)
     return mentions, facts
+
+
+RECIPIENT_LABELLED = {"east_west_cooperation_funds"}
+
+
+def _recipient(indicator: str, named: str | None, doc_region: str | None) -> str | None:
+    """Cooperation funds belong to the region that receives them: in a recipient's report (四川, 内蒙古) a
+    figure after the donor's name (浙江省33亿元财政援助资金) is the document's region's."""
+    if indicator not in RECIPIENT_LABELLED or not named or not doc_region or doc_region == regions.NATIONAL:
+        return named
+    related = regions.is_within(named, doc_region) or regions.is_within(doc_region, named)
+    return named if related or named == regions.NATIONAL else doc_region
 
 
 def _fact(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
 
 from warehouse.catalog import DATA_DIR
 
 NATIONAL = "000000"
-_ETHNIC_SUFFIX = re.compile(r"^(.{2,}?)(?:[\u4e00-\u9fff]{1,5}?族)+自治(州|县|旗)$")
+# the 55 minority nationalities (and 各族) as they appear in names of autonomous units, longest first
+_ETHNIC_GROUPS = (
+    "乌孜别克 俄罗斯 柯尔克孜 维吾尔 哈萨克 塔吉克 塔塔尔 达斡尔 鄂温克 鄂伦春 土家 布依 朝鲜 哈尼 傈僳 拉祜 东乡 纳西 "
+    "景颇 仫佬 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 德昂 保安 裕固 独龙 赫哲 门巴 珞巴 基诺 蒙古 高山 回 藏 苗 彝 壮 满 侗 瑶 "
+    "白 傣 黎 佤 畲 水 土 羌 怒 京 各"
+).split()
+_ETHNIC_SUFFIX = re.compile(rf"^(.{{2,}}?)(?:(?:{'|'.join(_ETHNIC_GROUPS)})族?)+自治(州|县|旗)$")
 _PROVINCE_SUFFIX = re.compile(r"(壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|省|市)$")
 
 
@@ -58,6 +64,16 @@ def short_name(region: Region) -> str | None:
     return short if len(short) >= 2 and short != name else None
 
 
+def aliases(region: Region) -> list[str]:
+    """Short names a text may use: 中江, and for an autonomous unit also the short name with its level
+    (凉山州, 黔西南州, 彭水县, 琼中县)."""
+    short = short_name(region)
+    if short is None:
+        return []
+    kind = _ETHNIC_SUFFIX.match(region.name)
+    return [short, short + kind.group(2)] if kind else [short]
+
+
 @cache
 def _name_index() -> dict[str, tuple[tuple[str, ...], bool]]:
     """Every matchable name → (codes, is_alias). Short names that are also full names stay full names."""
@@ -68,9 +84,9 @@ def _name_index() -> dict[str, tuple[tuple[str, ...], bool]]:
         if r.level == "country" or r.name in stop:
             continue
         full[r.name].append(r.code)
-        s = short_name(r)
-        if s and s not in stop:
-            alias[s].append(r.code)
+        for s in aliases(r):
+            if s not in stop:
+                alias[s].append(r.code)
     index = {name: (tuple(codes), False) for name, codes in full.items()}
     index.update({name: (tuple(codes), True) for name, codes in alias.items() if name not in full})
     return index
@@ -105,10 +121,20 @@ def book_titles(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def find_region_names(text: str) -> list[RegionMatch]:
+_BEFORE_SHORT = re.compile(r"[^\u4e00-\u9fff]|[省市州盟区的在与了到]")
+_AFTER_SHORT = re.compile(r"[级域城]")
+
+
+def _bounded(text: str, i: int) -> bool:
+    """A two-character county name (和县, 高县, 南县) only at a word boundary: 乡镇和县级, 提高县… are not places."""
+    before_ok = i == 0 or _BEFORE_SHORT.match(text, i - 1) is not None
+    return before_ok and _AFTER_SHORT.match(text, i + 2) is None
+
+
+def find_region_names(text: str, *, in_titles: bool = False) -> list[RegionMatch]:
     """Every full or short region name in `text`, the longest at each position, left to right, skipping
-    book titles 《…》."""
-    index, titles, out = _name_index(), book_titles(text), []
+    book titles 《…》 unless `in_titles`. A short name right before 乡/镇/村 names that town or village."""
+    index, titles, out = _name_index(), [] if in_titles else book_titles(text), []
     first_chars, by_bigram = _by_bigram()
     resume = 0
     for c in first_chars.finditer(text):
@@ -116,12 +142,31 @@ def find_region_names(text: str) -> list[RegionMatch]:
         if i < resume or (titles and any(lo <= i < hi for lo, hi in titles)):
             continue
         for name in by_bigram.get(text[i : i + 2], ()):
-            if text.startswith(name, i):
+            if text.startswith(name, i) and (len(name) > 2 or name[1] != "县" or _bounded(text, i)):
                 codes, is_alias = index[name]
+                if is_alias and text[i + len(name) : i + len(name) + 1] in ("乡", "镇", "村"):
+                    break
                 out.append(RegionMatch(i, i + len(name), name, codes, is_alias))
                 resume = i + len(name)
                 break
     return out
+
+
+_DATELINE_TAIL = re.compile(r"\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:电|讯|消息)")
+_VENUE_TAIL = re.compile(r"[^，,。；;]{0,6}?(?:举办|举行|召开|开幕|闭幕)")
+
+
+def is_location_only(text: str, m: RegionMatch) -> bool:
+    """The place is where a story was filed (新华社北京10月10日电) or an event held (在兰州举行): it names
+    no subject of the figures."""
+    if _DATELINE_TAIL.match(text, m.end):
+        return True
+    return text[m.start - 1 : m.start] in ("在", "于") and _VENUE_TAIL.match(text, m.end) is not None
+
+
+def subject_places(text: str, *, in_titles: bool = False) -> list[RegionMatch]:
+    """Region names in `text` without datelines and venues."""
+    return [m for m in find_region_names(text, in_titles=in_titles) if not is_location_only(text, m)]
 
 
 def ancestors(code: str) -> list[str]:
@@ -155,3 +200,77 @@ def pick(codes: tuple[str, ...], context: list[str]) -> str:
 
 def name_of(code: str) -> str:
     return gazetteer()[code].name
+
+
+# ---------------------------------------------------------------- the region a document speaks for
+LEVEL_RANK = {"country": 0, "province": 1, "city": 2, "county": 3}
+NATIONAL_WORDS = re.compile(
+    r"全国|我国|国务院|国新办|国家乡村振兴局|中央农办|中央农村工作领导小组|国家发展改革委|财政部|农业农村部|"
+    r"\d+个省(?:份|区市|市区)|中西部\d+个省|东部\d+省市|中国(?=[\u4e00-\u9fff]{0,2}(?:脱贫|贫困|农村|乡村|减贫))"
+)
+
+
+_LOCAL_VOICE = re.compile(r"(?:我|本)(?:市|县|州|区|旗|盟|镇|乡)")  # a local report speaks of 我县, 本市
+
+
+def _national_weight(title: str, opening: str, body: str) -> float:
+    """National words, weighted like places; 全国 alone counts half (local news says 全国先进, 与全国一道)."""
+    total = 0.0
+    for text, weight in ((title, 3.0), (opening, 2.0), (body, 1.0)):
+        total += sum(weight * (0.5 if w == "全国" else 1.0) for w in NATIONAL_WORDS.findall(text))
+    return total
+
+
+def _codes_named(text: str, *, in_titles: bool = False) -> list[str]:
+    """One code per subject place in `text`; an ambiguous short name counts as its highest-level candidate
+    (甘孜: the prefecture, not 甘孜县) when that one is unique."""
+    out, gaz = [], gazetteer()
+    for m in subject_places(text, in_titles=in_titles):
+        top = min(LEVEL_RANK[gaz[c].level] for c in m.codes)
+        codes = [c for c in m.codes if LEVEL_RANK[gaz[c].level] == top]
+        if len(codes) == 1:
+            out.append(codes[0])
+    return out
+
+
+def _deepest(codes: list[str]) -> str:
+    """The deepest of the named regions; several at that depth (a list of districts) give their common
+    parent when there is one."""
+    gaz = gazetteer()
+    depth = max(LEVEL_RANK[gaz[c].level] for c in codes)
+    deepest = sorted({c for c in codes if LEVEL_RANK[gaz[c].level] == depth})
+    if len(deepest) == 1:
+        return deepest[0]
+    shared = set(ancestors(deepest[0])).intersection(*(ancestors(c) for c in deepest[1:]))
+    return max(shared, key=lambda c: LEVEL_RANK[gaz[c].level]) if shared else deepest[0]
+
+
+def document_region(title: str, publisher: str, meta: str, opening: str, body: str) -> str | None:
+    """The region a document speaks for, read as a careful reader does (texts already simplified):
+    the deepest subject place in the title, else in the publisher and site-owner lines; else the place the
+    text names most (the opening sentence counts double; documents cited 《…》 and site menus count half).
+    Several places tied: their common parent (a list of districts is their city's report), or 全国 when
+    they are provinces; national too when national words (全国, 国务院, 25个省份) outnumber every place.
+    Datelines and venues (…北京…电, 在兰州举行) are not subjects."""
+    for text in (title, publisher):
+        named = _codes_named(text)
+        if named:
+            return _deepest(named)
+    scores: dict[str, float] = defaultdict(float)
+    for code in _codes_named(opening):
+        scores[code] += 2.0
+    for code in _codes_named(body):
+        scores[code] += 1.0
+    cited = Counter(_codes_named(body, in_titles=True)) - Counter(_codes_named(body))
+    for code in [*cited.elements(), *_codes_named(meta)]:
+        scores[code] += 0.5
+    national = 0.0 if _LOCAL_VOICE.search(body) else _national_weight(title, opening, body)
+    if not scores:
+        return NATIONAL if national else None
+    top = max(scores.values())
+    if national > top:
+        return NATIONAL
+    tied = [c for c, v in scores.items() if v == top]
+    if len(tied) > 1 and all(gazetteer()[c].level == "province" for c in tied):
+        return NATIONAL
+    return _deepest(tied)
