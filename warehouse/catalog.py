@@ -50,6 +50,9 @@ class Exclusion:
     scope: str  # 'left' (own clause before the number), 'right' (after it), 'lead' (sentence before it) or 'sentence'
     pattern: re.Pattern[str]
     reason: str
+    exempt: frozenset[str] = (
+        frozenset()
+    )  # indicators a '*' rule does not apply to (不低于 states a threshold)
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -114,7 +117,10 @@ def exclusions() -> tuple[Exclusion, ...]:
             raise ValueError(f"exclusions.csv names unknown indicator {r['indicator']!r}")
         if r["scope"] not in {"left", "right", "sentence", "lead"}:
             raise ValueError(f"exclusions.csv: bad scope {r['scope']!r}")
-        out.append(Exclusion(r["indicator"], r["scope"], re.compile(r["pattern"]), r["reason"]))
+        exempt = frozenset(x for x in (r.get("exempt") or "").split("|") if x)
+        if exempt - known.keys():
+            raise ValueError(f"exclusions.csv exempts unknown indicators {sorted(exempt - known.keys())}")
+        out.append(Exclusion(r["indicator"], r["scope"], re.compile(r["pattern"]), r["reason"], exempt))
     return tuple(out)
 
 

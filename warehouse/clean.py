@@ -314,7 +314,9 @@ def parse_plain(text: str) -> Parsed:
     is_title = len(first) <= MAX_TITLE_CHARS and not re.search(r"[。；;]$", first)
     title, rest = (first, lines[1:]) if is_title else (None, lines)
     body, meta = _strip_portal_lines(rest)
-    return Parsed(title, body, next((d for d in map(parse_date, meta) if d), None), _publisher_from(meta), meta)
+    return Parsed(
+        title, body, next((d for d in map(parse_date, meta) if d), None), _publisher_from(meta), meta
+    )
 
 
 def parse_docx(content: bytes) -> Parsed:
@@ -362,7 +364,9 @@ def document_region(title: str | None, publisher: str | None, meta: list[str], b
     opening = re.split(r"[。！？\n]", view.lstrip(), maxsplit=1)[0]
     owners = [x for x in meta if _SITE_OWNER.match(x)]
     others = [x for x in meta if not _SITE_OWNER.match(x)]
-    simple = [to_simplified(x) for x in (title or "", "\n".join([publisher or "", *owners]), "\n".join(others))]
+    simple = [
+        to_simplified(x) for x in (title or "", "\n".join([publisher or "", *owners]), "\n".join(others))
+    ]
     return regions.document_region(simple[0], simple[1], simple[2], opening, view)
 
 

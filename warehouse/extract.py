@@ -162,7 +162,9 @@ def _resolve_coref(word: str, doc_region: str | None, earlier: Iterable[str]) ->
     if word in {"全国", "我国", "中央财政", "中央预算内"}:
         return regions.NATIONAL
     gaz = regions.gazetteer()
-    chain = [doc_region, *regions.ancestors(doc_region)] if doc_region and doc_region != regions.NATIONAL else []
+    chain = (
+        [doc_region, *regions.ancestors(doc_region)] if doc_region and doc_region != regions.NATIONAL else []
+    )
     if word == "自治区":
         return next((c for c in [*chain[::-1], *earlier] if gaz[c].name.endswith("自治区")), None)
     if word[-1] == "区":  # 全区: a district, or an autonomous region
@@ -245,6 +247,8 @@ def _compatible(a: Mention, b: Mention) -> bool:
     return a.unit_class == b.unit_class or frozenset({a.unit_class, b.unit_class}) in PAIR_CLASSES
 
 
+LEFT_MEMORY = 40  # characters of the previous figure's left context kept behind its '#'
+_COUNT_THEN_AMOUNT = re.compile(r"[笔次宗项件]?")
 _LIST_ITEM = re.compile(r"[、和及]([^、，,；;。]{2,12})")
 
 
@@ -285,8 +289,16 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
             ]  # 1088名第一书记和2425名…: the noun before 和 is the previous one's
             ctx.own_left = tail
         tail = _RELATIVE_RE.sub("", _TIME_WORDS.sub("", tail)).replace("的", "")
-        if ctx.prev is not None and _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
+        if ctx.prev is None:
+            continue
+        if _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
             ctx.left = out[ctx.prev].left + tail
+        elif ctx.follows and _COUNT_THEN_AMOUNT.fullmatch(
+            tail
+        ):  # 新增贷款811户3815.4万元, 退出19个村、8760户
+            ctx.left = out[ctx.prev].left
+        else:  # the previous figure's words stay visible behind a '#': 累计向#户…发放, 就业人口#，其中…
+            ctx.left = out[ctx.prev].left[-LEFT_MEMORY:] + "#" + ctx.own_left
     for i in range(
         len(out) - 2, -1, -1
     ):  # share the right context: 7536户20847人及时纳入…, 23个国家级和16个…
@@ -314,15 +326,20 @@ def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[s
 
 
 def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
-    """The reason a mention is not a fact of `indicator`, or None."""
+    """The reason a mention is not a fact of `indicator`, or None. The second figure of a pair (10户28人) is
+    judged by the words of the first."""
     scopes = {
-        "left": ctx.own_left,
+        "left": ctx.own_left if ctx.own_left.strip() or ctx.prev is None else ctx.left.rsplit("#", 1)[-1],
         "right": ctx.right.split("#", 1)[0],
         "lead": ctx.lead,
         "sentence": sentence,
     }
     for ex in catalog.exclusions():
-        if ex.indicator in ("*", indicator) and ex.pattern.search(scopes[ex.scope]):
+        if (
+            ex.indicator in ("*", indicator)
+            and indicator not in ex.exempt
+            and ex.pattern.search(scopes[ex.scope])
+        ):
             return ex.reason
     return None
 
