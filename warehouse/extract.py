@@ -39,7 +39,10 @@ _TIME_WORDS = re.compile(
 )
 _SUBSET = re.compile(r"其中|就占|占|包括|含")
 _SUBSET_OPEN = re.compile(r"\s*其中")
-_COREF = re.compile(r"(全|我|本)(市|县|省|区|州|盟|旗)|全国|我国|中央财政|中央预算内|自治区(?!级)")
+_COREF = re.compile(
+    r"(全|我|本)(市|县|省|区|州|盟|旗)|(市|县|州|盟|旗)本?级(?=财政|安排|投入|下达|资金)|全国|我国|中央财政|中央预算内"
+    r"|自治区(?!级)"
+)
 _APPOSITIVE = re.compile(
     r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
 )  # 作为全省…最多的市: not the subject
@@ -80,6 +83,11 @@ class Ref:
     code: str = ""  # region reference: GB/T 2260 code
     year: int = 0  # time reference: the year it points at
     bound: int = -1  # start of the figure this time is attached to (2020年的9216元), else -1
+    aside: tuple[int, int] | None = None  # the brackets a place is named in: (高于全省5.22个百分点)
+
+    def visible_from(self, pos: int) -> bool:
+        """A place named in brackets speaks only for figures inside the same brackets."""
+        return self.aside is None or self.aside[0] <= pos < self.aside[1]
 
 
 @dataclass
@@ -105,8 +113,17 @@ def spans(text: str, ends: str) -> list[tuple[int, int]]:
     return out
 
 
-def reference_year(view: str, published: date | None, arrival: date | None) -> int | None:
-    """The year 今年 means: the publication year; for undated documents the latest year the text names."""
+_ANNUAL_REVIEW = re.compile(r"((?:19|20)\d{2})\s*年度?[^，。,]{0,16}(总结|工作报告|工作情况|年报|回顾|盘点)")
+
+
+def reference_year(
+    view: str, published: date | None, arrival: date | None, title: str | None = None
+) -> int | None:
+    """The year 今年 means: the publication year, or the year an annual review published early in the next
+    year covers (《…2021年工作总结》 of 2022-01-05); for undated documents the latest year the text names."""
+    review = _ANNUAL_REVIEW.search(to_simplified(title or ""))
+    if published and review and int(review.group(1)) == published.year - 1 and published.month <= 3:
+        return published.year - 1
     if published:
         return published.year
     limit = arrival.year if arrival else 2100
@@ -150,7 +167,30 @@ def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str
         code = _resolve_coref(c.group(0), doc_region, (r.code for r in reversed(named[:k])))
         if code:
             refs.append(Ref(c.start(), c.end(), code=code))
+    brackets = [b.span() for b in _BRACKETS.finditer(doc_view)]
+    for r in refs:
+        r.aside = next(((lo, hi) for lo, hi in brackets if lo <= r.start < hi), None)
     return sorted(refs, key=lambda r: r.start)
+
+
+_BRACKETS = re.compile(r"[（(][^（()）\n]{1,60}[)）]")
+
+
+def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> str | None:
+    """The nearest place before the figure in its sentence; else the one unit inside the document's region
+    that the paragraph's last sentence naming a place is about (龙陵县…。2014至2017年累计…), unless that
+    sentence lists parts (其中，甲县…；乙县…); else the document's region."""
+    visible = [r for r in refs if p_lo <= r.start < pos and r.visible_from(pos)]
+    own = nearest_before(visible, s_lo, pos)
+    if own is not None:
+        return own.code
+    prior = nearest_before(visible, p_lo, s_lo)
+    if prior is None or not doc.region_code:
+        return doc.region_code
+    lo, hi = next((a, b) for a, b in doc.sentences if a <= prior.start < b)
+    codes = {r.code for r in visible if lo <= r.start < hi}
+    topic = len(codes) == 1 and not _SUBSET_OPEN.match(doc.view, lo) and prior.code != doc.region_code
+    return prior.code if topic and regions.is_within(prior.code, doc.region_code) else doc.region_code
 
 
 _COREF_LEVEL = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
@@ -167,11 +207,22 @@ def _resolve_coref(word: str, doc_region: str | None, earlier: Iterable[str]) ->
     )
     if word == "自治区":
         return next((c for c in [*chain[::-1], *earlier] if gaz[c].name.endswith("自治区")), None)
-    if word[-1] == "区":  # 全区: a district, or an autonomous region
+    key = word[0] if word.endswith("级") else word[-1]  # 市本级 / 全市
+    if key == "区":  # 全区: a district, or an autonomous region
         return doc_region if chain else next((c for c in earlier if gaz[c].level == "province"), None)
-    level = _COREF_LEVEL[word[-1]]
+    level = _COREF_LEVEL[key]
     in_chain = next((c for c in chain if gaz[c].level == level), None)
     return in_chain or next((c for c in earlier if gaz[c].level == level), None)
+
+
+_BASE_AFTER = re.compile(r"同期|[^，,。；;]{0,12}的\s*\d+(?:\.\d+)?\s*(?:%|％|倍)")
+
+
+def _is_comparison_base(view: str, start: int, end: int) -> bool:
+    """比上年, 较去年, 同比, 是去年…的116.2%, 占去年底的105%, 去年同期: a base to compare with, not a period."""
+    if start > 0 and view[start - 1] in "比较同是占为":
+        return True
+    return _BASE_AFTER.match(view, end) is not None
 
 
 def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> list[Ref]:
@@ -188,7 +239,7 @@ def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> 
         refs.append(Ref(m.start(), m.end(), year=min(end, ref_year) if ref_year else end))
     if ref_year is not None:
         for m in _RELATIVE_RE.finditer(view):
-            if m.start() > 0 and view[m.start() - 1] in "比较同":
+            if _is_comparison_base(view, m.start(), m.end()):
                 continue
             shift = _RELATIVE.get(m.group(0), 0)
             month = re.search(r"(\d{1,2})月", m.group(0))
@@ -393,8 +444,8 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         if found is None:
             continue
         last_in_sentence.setdefault(ctx.sentence, []).append((m, found[0]))
-        region = nearest_before(reg_refs, s_lo, m.start)
-        region_code = _recipient(found[0], region.code if region else doc.region_code, doc.region_code)
+        named = figure_region(doc, reg_refs, m.start, s_lo, p_lo)
+        region_code = _recipient(found[0], named, doc.region_code)
         free = [r for r in yr_refs if r.bound in (-1, m.start)]
         year_ref = nearest_before(free, s_lo, m.start)
         if year_ref is None:
@@ -467,7 +518,7 @@ def make_doc(row: dict[str, Any]) -> Doc:
         text=row["text"],
         view=view,
         region_code=row["region_code"],
-        ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"])),
+        ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"], row["title"])),
         ref_month=row["published_date"].month if row["published_date"] else None,
         default_year=default_year(view, ref),
         sentences=spans(view, SENTENCE_END),
