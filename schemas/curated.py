@@ -6,6 +6,7 @@ from schemas.raw import SHA256
 from schemas.staged import REGION_CODE
 from warehouse.catalog import indicators, plausible_ranges
 
+REGION_LEVELS = ("country", "province", "city", "county", "town")
 UNITS = ["CNY", "person", "household", "village", "county", "post", "percent"]
 
 
@@ -28,10 +29,19 @@ class CuratedIndicator(pa.DataFrameModel):
     )
     unit: pl.String = pa.Field(isin=UNITS, description="catalog unit of the indicator")
     region_code: pl.String = pa.Field(
-        str_matches=REGION_CODE, description="GB/T 2260 code of the region the fact is about (000000: 全国)"
+        nullable=True,
+        str_matches=REGION_CODE,
+        description="GB/T 2260 code of the region the fact is about (000000: 全国); for a town (region_level "
+        "'town') the code of its county, null only for a town whose county the text does not name",
     )
     region_name: pl.String = pa.Field(
-        description="full official name of that region (德阳市, 中江县, 甘肃省, 全国)"
+        description="name of the unit the fact is about: the full official name of a GB/T 2260 region "
+        "(德阳市, 中江县, 甘肃省, 全国), or a town's name as written (新街镇)"
+    )
+    region_level: pl.String = pa.Field(
+        isin=list(REGION_LEVELS),
+        description="level of that unit: country, province, city (prefecture level), county (county level) or "
+        "town (镇, 乡, 街道: below the GB/T 2260 codes)",
     )
     year: pl.Int64 = pa.Field(
         nullable=True,
@@ -85,12 +95,14 @@ class CuratedIndicator(pa.DataFrameModel):
 
     @pa.dataframe_check
     def region_code_in_gazetteer(cls, data: PolarsData) -> pl.LazyFrame:
-        """The region code exists in the gazetteer and its name there is region_name."""
+        """A region's code exists in the gazetteer with region_name as its name and region_level as its
+        level; a town's code, when given, is a county's."""
         from warehouse.regions import gazetteer
 
-        names = {code: r.name for code, r in gazetteer().items()}
-        return data.lazyframe.select(
-            (pl.col("region_code").replace_strict(names, default=None) == pl.col("region_name")).fill_null(
-                False
-            )
-        )
+        gaz = gazetteer()
+        names = pl.col("region_code").replace_strict({c: r.name for c, r in gaz.items()}, default=None)
+        levels = pl.col("region_code").replace_strict({c: r.level for c, r in gaz.items()}, default=None)
+        town = pl.col("region_level") == "town"
+        region_ok = (names == pl.col("region_name")) & (levels == pl.col("region_level"))
+        town_ok = pl.col("region_code").is_null() | (levels == "county")
+        return data.lazyframe.select(pl.when(town).then(town_ok).otherwise(region_ok).fill_null(False))

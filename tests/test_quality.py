@@ -60,6 +60,7 @@ def facts(
                 "unit": catalog[code].unit,
                 "region_code": "510600",
                 "region_name": "德阳市",
+                "region_level": "city",
                 "year": None if i < round(n * null_years) else 2021,
                 "evidence": evidence,
                 "char_start": 4,

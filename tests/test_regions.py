@@ -9,6 +9,20 @@ from warehouse import regions
 NAMES = sorted(regions._name_index())
 
 
+def boundary_ok(text: str, i: int, name: str) -> bool:
+    """A two-character county name (和县) only between word boundaries; a short name before 乡/镇/村 is a
+    town's or village's."""
+    alias = regions._name_index()[name][1]
+    if alias and text[i + len(name) : i + len(name) + 1] in ("乡", "镇", "村"):
+        return False
+    if len(name) != 2 or name[1] != "县":
+        return True
+    before = text[i - 1] if i else ""
+    after = text[i + 2 : i + 3]
+    before_ok = not before or not ("\u4e00" <= before <= "\u9fff") or before in "省市州盟区的在与了到"
+    return before_ok and after not in ("级", "域", "城")
+
+
 def reference_scan(text: str) -> list[tuple[int, str]]:
     """The obvious reading: at each position outside 《…》 take the longest name, then jump past it."""
     out, depth, i = [], 0, 0
@@ -18,6 +32,8 @@ def reference_scan(text: str) -> list[tuple[int, str]]:
         depth -= text[i] == "》" and depth > 0
         if depth == 0:
             hit = next((n for n in by_length if text.startswith(n, i)), None)
+            if hit and not boundary_ok(text, i, hit):
+                hit = None
             if hit:
                 out.append((i, hit))
                 i += len(hit)

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.snapshot import CuratedPanel
 from warehouse import read, snapshot, sql, storage
+from warehouse.regions import gazetteer
 
 
 def test_panel_has_one_row_per_key_and_its_fact_ids_exist(sample_run, sample_facts):
@@ -31,6 +32,7 @@ def fact(fact_id, value, published, doc_id="a" * 64, approximate=False, region="
         "unit": "CNY",
         "region_code": region,
         "region_name": name,
+        "region_level": gazetteer()[region].level,
         "year": 2022,
         "published_date": published,
         "approximate": approximate,

@@ -19,6 +19,7 @@ GOOD = {
     "unit": "person",
     "region_code": "510600",
     "region_name": "德阳市",
+    "region_level": "city",
     "year": 2021,
     "evidence": "选派第一书记254人。",
     "char_start": 10,
@@ -45,6 +46,9 @@ def facts(*changes):
         ({"value": -5.0}, "value:greater_than_or_equal_to"),
         ({"region_code": "999999"}, "region_code_in_gazetteer"),
         ({"region_name": "中江县"}, "region_code_in_gazetteer"),
+        ({"region_level": "county"}, "region_code_in_gazetteer"),
+        ({"region_code": None}, "region_code_in_gazetteer"),
+        ({"region_level": "town", "region_name": "新街镇"}, "region_code_in_gazetteer"),  # 510600 is a city
         ({"year": 1999}, "year:greater_than_or_equal_to"),
         ({"year": 2036}, "year:less_than_or_equal_to"),
         ({"value": 5e9}, "value_in_plausible_range"),
@@ -66,6 +70,13 @@ def test_bad_fact_goes_to_quarantine_with_the_failing_check(change, reason):
     )
     assert q["reason"].to_list() == [reasons[1]] and json.loads(q["record"][0])["fact_id"] == "f1"
     validate.validate_quarantine(q)
+
+
+@pytest.mark.parametrize("code", ["510623", None])  # 中江县, or a county the text does not name
+def test_a_town_keeps_its_name_and_its_county_code(code):
+    df = facts({}, {"region_level": "town", "region_name": "新街镇", "region_code": code})
+    valid, reasons = validate.split_valid(df, CuratedIndicator)
+    assert reasons == {} and valid["region_name"].to_list() == ["德阳市", "新街镇"]
 
 
 def test_later_copies_of_a_fact_id_are_quarantined_and_the_first_is_kept():

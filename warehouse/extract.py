@@ -27,6 +27,7 @@ from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 from warehouse.simplified import to_simplified
 
 SENTENCE_END = "。！？!?\n"
+FIRST_YEAR = 2000  # the first reference year the warehouse holds (schemas: CuratedIndicator.year)
 CLAUSE_END = SENTENCE_END + "；;，,：:"
 _CLAUSE_BREAK = re.compile(f"[{re.escape(CLAUSE_END)}]")
 PAIR_CLASSES = {frozenset({"household", "person"})}
@@ -84,6 +85,7 @@ class Ref:
     year: int = 0  # time reference: the year it points at
     bound: int = -1  # start of the figure this time is attached to (2020年的9216元), else -1
     aside: tuple[int, int] | None = None  # the brackets a place is named in: (高于全省5.22个百分点)
+    town: str = ""  # a unit below the county (新街镇): `code` is then its county's, or "" when unknown
 
     def visible_from(self, pos: int) -> bool:
         """A place named in brackets speaks only for figures inside the same brackets."""
@@ -100,6 +102,7 @@ class Doc:
     ref_month: int | None  # publication month (截至12月底 in a January report is last year's December)
     default_year: int | None  # the year of figures whose text names none
     sentences: list[tuple[int, int]]
+    town: str = ""  # the town a town's own report speaks for (set by `analyze`)
 
 
 def spans(text: str, ends: str) -> list[tuple[int, int]]:
@@ -142,8 +145,15 @@ def default_year(view: str, ref_year: int | None) -> int | None:
     return max(counts, key=lambda y: (counts[y], y)) if counts else ref_year
 
 
-def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str | None) -> list[Ref]:
-    """Place names (short names only when unambiguous in this document) and 全市/我县-style references."""
+def region_refs(
+    doc_view: str,
+    found: list[regions.RegionMatch],
+    doc_region: str | None,
+    towns: list[regions.Town] = (),  # type: ignore[assignment]
+    doc_town: str = "",
+) -> list[Ref]:
+    """Place names (short names only when unambiguous in this document), towns, and 全市/我县/全镇-style
+    references."""
     full_codes = {c for m in found if not m.is_alias for c in m.codes}
     context = [doc_region] if doc_region else []
     province = regions.province_of(doc_region) if doc_region else None
@@ -157,8 +167,15 @@ def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str
             if not codes:
                 continue
         refs.append(Ref(m.start, m.end, code=regions.pick(codes, context)))
+    county = doc_region if doc_region and regions.gazetteer()[doc_region].level == "county" else ""
+    for t in towns:
+        refs.append(Ref(t.start, t.end, code=t.county or county, town=t.name))
+    if doc_town:
+        refs.extend(
+            Ref(c.start(), c.end(), code=county, town=doc_town) for c in _TOWN_COREF.finditer(doc_view)
+        )
     asides = [a.span() for a in _APPOSITIVE.finditer(doc_view)]
-    named = sorted(refs, key=lambda r: r.start)
+    named = sorted((r for r in refs if not r.town), key=lambda r: r.start)
     ends = [r.end for r in named]
     for c in _COREF.finditer(doc_view):
         k = bisect_right(ends, c.start())  # names ending before the reference: named[:k]
@@ -173,24 +190,39 @@ def region_refs(doc_view: str, found: list[regions.RegionMatch], doc_region: str
     return sorted(refs, key=lambda r: r.start)
 
 
+_TOWN_COREF = re.compile(r"(?:全|我|本)(?:镇|乡|街道)")
 _BRACKETS = re.compile(r"[（(][^（()）\n]{1,60}[)）]")
 
 
-def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> str | None:
-    """The nearest place before the figure in its sentence; else the one unit inside the document's region
-    that the paragraph's last sentence naming a place is about (龙陵县…。2014至2017年累计…), unless that
-    sentence lists parts (其中，甲县…；乙县…); else the document's region."""
+def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> tuple[str | None, str]:
+    """(region code, town) of a figure: the nearest place before it in its sentence; else the one unit
+    inside the document's region that the paragraph's last sentence naming a place is about (龙陵县…。
+    2014至2017年累计…), unless that sentence lists parts (其中，甲县…；乙县…); else the document's own."""
+    own_unit = (doc.region_code, doc.town)
     visible = [r for r in refs if p_lo <= r.start < pos and r.visible_from(pos)]
     own = nearest_before(visible, s_lo, pos)
     if own is not None:
-        return own.code
+        return own.code or None, own.town
     prior = nearest_before(visible, p_lo, s_lo)
-    if prior is None or not doc.region_code:
-        return doc.region_code
+    if prior is None or not doc.region_code or prior.town:
+        return own_unit
     lo, hi = next((a, b) for a, b in doc.sentences if a <= prior.start < b)
-    codes = {r.code for r in visible if lo <= r.start < hi}
-    topic = len(codes) == 1 and not _SUBSET_OPEN.match(doc.view, lo) and prior.code != doc.region_code
-    return prior.code if topic and regions.is_within(prior.code, doc.region_code) else doc.region_code
+    units = {(r.code, r.town) for r in visible if lo <= r.start < hi}
+    topic = len(units) == 1 and not _SUBSET_OPEN.match(doc.view, lo) and prior.code != doc.region_code
+    return (prior.code, "") if topic and regions.is_within(prior.code, doc.region_code) else own_unit
+
+
+def document_town(doc: Doc, towns: list[regions.Town]) -> str:
+    """A town's own report: the document has no region or its county's, and its title or first paragraph
+    opens with a town of that county."""
+    gaz = regions.gazetteer()
+    if doc.region_code and gaz[doc.region_code].level != "county":
+        return ""
+    first = doc.view.find("\n", doc.view.find("\n\n") + 2) if "\n\n" in doc.view else len(doc.view)
+    for t in towns:
+        if t.start < (first if first > 0 else len(doc.view)) and t.county in (None, doc.region_code):
+            return t.name
+    return ""
 
 
 _COREF_LEVEL = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
@@ -313,6 +345,15 @@ def _names_its_place(since_prev: str) -> bool:
     return len(found) == 1 and found[0].start == 0 and found[0].end == len(item.group(1))
 
 
+_PART_LABEL = re.compile(r"[、，,；;]\s*[\u4e00-\u9fff]{1,8}")
+
+
+def _lists_a_part(view: str, s_lo: int, pos: int, since_prev: str) -> bool:
+    """After 其中 in the sentence, a short labelled item (、护路员31.45万人, ，其他125.95万人) is another part of
+    the same total."""
+    return _PART_LABEL.fullmatch(since_prev) is not None and "其中" in view[s_lo:pos]
+
+
 def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
     """Left and right contexts of each quantity; `qs` are in text order."""
     view, out = doc.view, []
@@ -414,7 +455,9 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     qs = [m for m in mentions if m.kind == "quantity"]
     contexts = build_contexts(doc, qs)
     places = regions.subject_places(doc.view)
-    reg_refs = region_refs(doc.view, places, doc.region_code)
+    towns = regions.find_towns(doc.view, places)
+    doc.town = document_town(doc, towns)
+    reg_refs = region_refs(doc.view, places, doc.region_code, towns, doc.town)
     yr_refs = own_times(time_refs(doc.view, doc.ref_year, doc.ref_month), qs, doc.view)
     paragraphs = spans(doc.view, "\n")
     facts: list[dict[str, Any]] = []
@@ -433,9 +476,10 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
         # 其中，会理市45个 / 而中江县就占33个; a sentence opening with 其中 continues the one before it
         opens_subset = _SUBSET_OPEN.match(sentence) is not None
-        if found is None and (
-            opens_subset or _SUBSET.search(since_prev) or (ctx.follows and _names_its_place(since_prev))
-        ):
+        listed = (ctx.follows and _names_its_place(since_prev)) or _lists_a_part(
+            doc.view, s_lo, m.start, since_prev
+        )
+        if found is None and (opens_subset or _SUBSET.search(since_prev) or listed):
             before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
             for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
@@ -444,14 +488,15 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         if found is None:
             continue
         last_in_sentence.setdefault(ctx.sentence, []).append((m, found[0]))
-        named = figure_region(doc, reg_refs, m.start, s_lo, p_lo)
+        named, town = figure_region(doc, reg_refs, m.start, s_lo, p_lo)
         region_code = _recipient(found[0], named, doc.region_code)
+        town = town if region_code == named else ""
         free = [r for r in yr_refs if r.bound in (-1, m.start)]
         year_ref = nearest_before(free, s_lo, m.start)
-        if year_ref is None:
-            year_ref = nearest_before(free, p_lo, s_lo)
+        if year_ref is None:  # an earlier sentence's year, unless it is history (1978年…一度…)
+            year_ref = nearest_before([r for r in free if r.year >= FIRST_YEAR], p_lo, s_lo)
         year = year_ref.year if year_ref else doc.default_year
-        fact = _fact(doc, m, found, region_code, year, ctx.sentence)
+        fact = _fact(doc, m, found, (region_code, town), year, ctx.sentence)
         if fact["fact_id"] in seen:
             continue
         seen.add(fact["fact_id"])
@@ -462,9 +507,9 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         found = classify(cell.mention, ctx, doc.view[lo:hi], cell.label)
         if found is None:
             continue
-        region_code = cell.region or doc.region_code
+        unit = (cell.region, "") if cell.region else (doc.region_code, doc.town)
         year = cell.year or doc.default_year
-        fact = _fact(doc, cell.mention, found, region_code, year, cell.row)
+        fact = _fact(doc, cell.mention, found, unit, year, cell.row)
         if fact["fact_id"] not in seen:
             seen.add(fact["fact_id"])
             facts.append(fact)
@@ -487,18 +532,21 @@ def _fact(
     doc: Doc,
     m: Mention,
     found: tuple[str, str],
-    region_code: str | None,
+    unit: tuple[str | None, str],
     year: int | None,
     span: tuple[int, int],
 ) -> dict[str, Any]:
     indicator, rule = found
+    region_code, town = unit
+    key = f"{region_code}/{town}" if town else region_code
     return {
-        "fact_id": fact_id(doc.doc_id, indicator, region_code, year, m.value),
+        "fact_id": fact_id(doc.doc_id, indicator, key, year, m.value),
         "indicator": indicator,
         "value": float(m.value),
         "unit": catalog.indicators()[indicator].unit,
         "region_code": region_code,
-        "region_name": regions.name_of(region_code) if region_code else None,
+        "region_name": town or (regions.name_of(region_code) if region_code else None),
+        "region_level": "town" if town else (regions.gazetteer()[region_code].level if region_code else None),
         "year": year,
         "evidence": doc.text[span[0] : span[1]].strip(),
         "char_start": m.start,
@@ -518,7 +566,7 @@ def make_doc(row: dict[str, Any]) -> Doc:
         text=row["text"],
         view=view,
         region_code=row["region_code"],
-        ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"], row["title"])),
+        ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"], row.get("title"))),
         ref_month=row["published_date"].month if row["published_date"] else None,
         default_year=default_year(view, ref),
         sentences=spans(view, SENTENCE_END),
@@ -586,6 +634,7 @@ FACT_SCHEMA = {
     "unit": pl.String,
     "region_code": pl.String,
     "region_name": pl.String,
+    "region_level": pl.String,
     "year": pl.Int64,
     "evidence": pl.String,
     "char_start": pl.Int64,

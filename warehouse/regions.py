@@ -327,3 +327,74 @@ def document_region(title: str, publisher: str, meta: str, opening: str, body: s
     if len(tied) > 1 and all(gazetteer()[c].level == "province" for c in tied):
         return NATIONAL
     return _deepest(tied)
+
+
+# ---------------------------------------------------------------- units below the county (no GB/T 2260 code)
+@dataclass(frozen=True)
+class Town:
+    start: int
+    end: int
+    name: str  # 新街镇, 小淹镇, 东城街道
+    county: str | None  # code of the county it belongs to, when the text says
+
+
+_TOWN = re.compile(
+    r"(?:(?![个多各等些几所每全本该我其])[\u4e00-\u9fff]){2,3}?(?:镇|乡|街道)"
+)  # 多个乡镇: no name
+_OPENS = re.compile(
+    r"(?:^|(?<=[\n。！？；;]))\s*(?:[一二三四五六七八九十]+、|\d+[.、．]|[（(][一二三四五六七八九十\d]+[)）])?\s*"
+)
+_TOWN_FOLLOW = re.compile(r"[\d，,：:（(]|今年|全力|积极|扎实|持续|坚持|聚焦|召开|开展|通过|共有|累计|现有")
+GENERIC_TOWNS = frozenset(
+    [
+        "城镇",
+        "乡镇",
+        "集镇",
+        "村镇",
+        "城乡",
+        "小城镇",
+        "建制镇",
+        "重点镇",
+        "中心镇",
+        "特色镇",
+        "全镇",
+        "本镇",
+        "我镇",
+        "该镇",
+        "各镇",
+        "全乡",
+        "本乡",
+        "我乡",
+        "该乡",
+        "各乡",
+        "返乡",
+        "下乡",
+        "回乡",
+        "家乡",
+        "故乡",
+        "老乡",
+        "异乡",
+        "在乡",
+        "留乡",
+    ]
+)
+
+
+def find_towns(text: str, places: list[RegionMatch]) -> list[Town]:
+    """Towns, townships and subdistricts a text names with certainty: right after their county (大姚县新街镇),
+    or opening a sentence or numbered item as its subject (一、新街镇1月…)."""
+    gaz, found = gazetteer(), {}
+    for p in places:
+        if len(p.codes) == 1 and gaz[p.codes[0]].level == "county":
+            m = _TOWN.match(text, p.end)
+            if m:
+                found[m.start()] = Town(m.start(), m.end(), m.group(0), p.codes[0])
+    for o in _OPENS.finditer(text):
+        m = _TOWN.match(text, o.end())
+        if m and m.start() not in found and _TOWN_FOLLOW.match(text, m.end()):
+            found[m.start()] = Town(m.start(), m.end(), m.group(0), None)
+    return [
+        t
+        for _, t in sorted(found.items())
+        if t.name not in GENERIC_TOWNS and t.name[-2:] not in GENERIC_TOWNS
+    ]

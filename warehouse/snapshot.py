@@ -40,13 +40,14 @@ def build_panel(
     """One row per (region_code, year, indicator). Choice: exact before approximate, then the most recent
     publication, then the most specific source (the region's own report before a parent's or another's),
     then the largest value (a total over its parts in the same report), then the smallest fact_id. Facts
-    without a year stay out. `region_dim` is `build_regions()` (built here when not given)."""
+    without a year stay out, and so do towns (region_level 'town': they have no GB/T 2260 code of their
+    own; read them from `indicators`). `region_dim` is `build_regions()` (built here when not given)."""
     own = documents.select("doc_id", pl.col("region_code").alias("doc_region"))
     parents = (region_dim if region_dim is not None else build_regions()).select(
         "region_code", "parent_code", "city_code", "province_code"
     )
     ranked = (
-        facts.filter(pl.col("year").is_not_null())
+        facts.filter(pl.col("year").is_not_null() & (pl.col("region_level") != "town"))
         .join(own, on="doc_id", how="left")
         .join(parents, on="region_code", how="left")
         .with_columns(specificity=_specificity())
