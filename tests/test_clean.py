@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from warehouse import clean
 from warehouse.clean import DocumentError, normalize, stage_one
 
 BODY = (
@@ -152,3 +153,17 @@ def test_the_simplified_view_reads_traditional_text(traditional, simplified):
     from warehouse.simplified import to_simplified
 
     assert to_simplified(traditional) == simplified
+
+
+@pytest.mark.parametrize(
+    ("first_line", "title"),
+    [
+        ("全县巩固脱贫成果纪实", "全县巩固脱贫成果纪实"),
+        ("2017年，全区脱贫攻坚取得决定性进展，1705个贫困村退出，15万人脱贫。", None),  # a body sentence
+        ("截至目前，全县累计投入衔接资金" + "一" * 60, None),  # too long for a title
+    ],
+)
+def test_plain_text_first_line_is_a_title_only_when_it_reads_as_one(first_line, title):
+    parsed = clean.parse_plain(f"{first_line}\n第二段正文。")
+    assert parsed.title == title
+    assert (first_line in parsed.paragraphs) is (title is None)

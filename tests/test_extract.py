@@ -12,6 +12,7 @@ def facts_of(
 ):
     row = {
         "doc_id": "d" * 64,
+        "title": title,
         "text": f"{title}\n\n{body}",
         "region_code": region,
         "published_date": published,
@@ -233,3 +234,148 @@ def test_enumeration_items_that_name_their_place_keep_the_indicator():
     assert pairs("下达衔接推进乡村振兴补助资金5200万元、培训1200人次。", region="510800") == [
         ("bridging_funds", 5.2e7)
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # 2014–2020 campaign phrasing
+        ("五年来全县减少贫困人口3.6万人。", [("poverty_exit_population", 36000)]),
+        (
+            "全县累计脱贫退出42个贫困村、5210户20480人。",
+            [
+                ("poor_villages_exited", 42),
+                ("poverty_exit_households", 5210),
+                ("poverty_exit_population", 20480),
+            ],
+        ),
+        ("全县30个贫困村中已经有27个退出。", [("poor_villages_exited", 27)]),
+        (
+            "全县贫困村去年出列9个，今年出列12个。",
+            [("poor_villages_exited", 9), ("poor_villages_exited", 12)],
+        ),
+        (
+            "当年剩余的1.1万贫困人口、35个贫困村全部如期脱贫。",
+            [("poor_villages_exited", 35), ("poverty_exit_population", 11000)],
+        ),
+        ("全县贫困人口总数为8200户30100人。", [("registered_poor_population", 30100)]),
+        ("先后共识别出12.6万贫困人口并录入系统。", [("registered_poor_population", 126000)]),
+        ("3.2万建档立卡贫困人口实现脱贫。", [("poverty_exit_population", 32000)]),
+        # relocation, housing, standards
+        ("完成异地扶贫搬迁1.8万人。", [("relocated_population", 18000)]),
+        ("累计搬迁入住4200人。", [("relocated_population", 4200)]),
+        ("全州2.3万建档立卡贫困人口已搬进新居。", [("relocated_population", 23000)]),
+        ("今年新增改造420户危房。", [("dilapidated_houses_renovated", 420)]),
+        ("1.2万户农村危房全部改造完毕。", [("dilapidated_houses_renovated", 12000)]),
+        ("农村低保平均标准达到5200元。", [("subsistence_allowance_standard", 5200)]),
+        ("防止返贫监测范围为家庭年人均纯收入不低于7300元。", [("monitoring_income_threshold", 7300)]),
+        # employment and posts
+        ("贫困劳动力外出务工达2.1万人。", [("employed_poverty_labor", 21000)]),
+        ("全州已外出务工贫困劳动力36.5万人。", [("employed_poverty_labor", 365000)]),
+        ("全县脱贫人口实现就业1800人。", [("employed_poverty_labor", 1800)]),
+        ("帮助8600名贫困劳动力稳定就业。", [("employed_poverty_labor", 8600)]),
+        ("务工人员45000人，其中脱贫人口39000人。", [("employed_poverty_labor", 39000)]),
+        ("聘用92名公益岗位人员。", [("public_welfare_jobs", 92)]),
+        # funds and credit
+        ("新增小额贷款1260户5400万元。", [("microcredit_new", 5.4e7)]),
+        ("本月新增贷款40笔182万元，用于扶贫小额信贷。", [("microcredit_new", 1.82e6)]),
+        ("累计向9800户脱贫户发放小额信贷4.6亿元。", [("microcredit_cumulative", 4.6e8)]),
+        ("投入财政扶贫资金3.4亿元。", [("poverty_alleviation_funds", 3.4e8)]),
+        ("全年安排12亿元用于产业发展。", [("industry_development_funds", 1.2e9)]),
+        ("东部帮扶省份消费扶贫金额86.2亿元。", [("consumption_assistance_sales", 8.62e9)]),
+        # monitoring and people sent to villages
+        (
+            "落实9户31人新识别监测对象帮扶措施。",
+            [("monitored_households_new", 9), ("monitored_population_new", 31)],
+        ),
+        (
+            "目前三类监测对象240户760人。",
+            [("monitored_households_total", 240), ("monitored_population_total", 760)],
+        ),
+        ("从42家单位中选派队员96名。", [("village_team_members", 96)]),
+        ("全市选派3100名干部组成980支工作队。", [("village_team_members", 3100)]),
+        ("组建网格，以村为单位设立2100名监测员。", [("grid_workers", 2100)]),
+    ],
+)
+def test_campaign_and_stock_phrasing(body, expected):
+    got = pairs(body)
+    assert [k for k, _ in got] == sorted(k for k, _ in expected)
+    assert [v for _, v in got] == pytest.approx([v for _, v in sorted(expected)])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "截至目前，还有未脱贫人口320户960人。",  # people still poor
+        "剩余的410户1300人已达到脱贫标准。",  # reaching a standard, remainder
+        "确保年内实现60个贫困村退出。",  # a goal
+        "已消除风险的监测对象30户90人，未消除风险的监测对象4户11人。",  # only the eliminated pair counts
+        "累计发放产业扶贫项目贷款2.3亿元。",  # loans to projects are not microcredit
+    ],
+)
+def test_remainders_goals_and_project_loans_are_not_facts(body):
+    values = [f["value"] for f in facts_of(body)]
+    assert not {960, 1300, 60, 11, 2.3e8} & set(values)
+
+
+def test_parts_listed_after_qizhong_take_the_totals_indicator():
+    body = "全县公益岗位安置3200人，其中护林员900人，保洁员1100人，其他1200人。"
+    assert pairs(body) == [("public_welfare_jobs", v) for v in (900, 1100, 1200, 3200)]
+
+
+def test_subsistence_standard_raised_from_a_year_to_now():
+    body = "县农村低保标准连年提高，从2019年的每人每年4200元提高到现在的每人每年5600元。"
+    got = sorted(
+        (f["value"], f["year"]) for f in facts_of(body) if f["indicator"] == "subsistence_allowance_standard"
+    )
+    assert [v for v, _ in got] == [4200, 5600] and got[0][1] == 2019
+
+
+def test_comparison_bases_and_history_do_not_date_a_figure():
+    assert [f["year"] for f in facts_of("外出务工贫困劳动力已达3.2万人，是去年外出务工人数的108%。")] == [
+        2023
+    ]
+    body = "1985年全区农村贫困人口一度超过1000万。全区共识别出210万贫困人口。"
+    assert [(f["value"], f["year"]) for f in facts_of(body, region="450000")] == [(2.1e6, 2023)]
+
+
+def test_annual_review_published_early_next_year_speaks_of_its_year():
+    facts = facts_of("今年以来新增公益性岗位300个。", published=date(2024, 1, 8), title="某县2023年工作总结")
+    assert [f["year"] for f in facts] == [2023]
+
+
+def test_regions_from_brackets_paragraph_topics_and_level_words():
+    # a bracketed comparison names no subject
+    (fact,) = facts_of("累计搬迁入住6300人(高于全省3个百分点)，住房竣工率90%。", region="530500")
+    assert fact["region_name"] == "保山市"
+    (fact,) = facts_of("搬迁住房竣工率89%(高于全省5个百分点)，累计搬迁入住6300人。", region="530500")
+    assert fact["region_name"] == "保山市"
+    # a sentence continues the county its paragraph's previous sentence was about
+    body = "龙陵县经过动态调整，贫困人口总数达64204人。累计脱贫退出19个贫困村。"
+    assert [f["region_name"] for f in facts_of(body, region="530500")] == ["龙陵县", "龙陵县"]
+    # …but not after a list of parts
+    body = "其中，腾冲市800万元；龙陵县600万元。市级财政安排衔接资金1200万元。"
+    facts = facts_of(f"全市下达衔接资金9000万元。{body}", region="530500")
+    assert {f["value"]: f["region_name"] for f in facts}[1.2e7] == "保山市"
+
+
+def test_autonomous_region_reference_follows_the_last_one_named():
+    body = "全国脱贫人口人均纯收入14000元。宁夏回族自治区作了发言，自治区脱贫人口人均纯收入13210元。"
+    got = {f["value"]: f["region_name"] for f in facts_of(body, region="000000")}
+    assert got == {14000: "全国", 13210: "宁夏回族自治区"}
+
+
+def test_cooperation_funds_belong_to_the_recipient():
+    body = "浙江省12亿元财政援助资金已经到位。"
+    assert [f["region_name"] for f in facts_of(body, region="510000")] == ["四川省"]
+
+
+def test_a_towns_own_report_keeps_the_town():
+    body = "一、城关镇本月新识别监测对象3户11人。\n二、目前全镇共有三类监测对象40户130人。"
+    facts = facts_of(body, region=None, title="")
+    assert {(f["region_name"], f["region_level"], f["region_code"]) for f in facts} == {
+        ("城关镇", "town", None)
+    }
+    body = "据了解，安化县小淹镇新识别监测对象6户20人。"
+    facts = facts_of(body, region="430923")
+    assert {(f["region_name"], f["region_code"]) for f in facts} == {("小淹镇", "430923")}

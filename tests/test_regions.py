@@ -73,3 +73,57 @@ def test_ancestors_run_up_to_the_province():
     (code,) = match.codes
     parents = [regions.name_of(c) for c in regions.ancestors(code)]
     assert parents == ["德阳市", "四川省"]
+
+
+@pytest.mark.parametrize(
+    ("text", "surfaces"),
+    [
+        ("黔西南州在十四五期间", ["黔西南州"]),  # not 黔西 (a county-level city)
+        ("彭水县今年", ["彭水县"]),  # an autonomous county's short name with its level
+        ("乡镇和县级部门", []),  # 和县 only as a word of its own
+        ("马鞍山市和县", ["马鞍山市", "和县"]),
+        ("大田乡今年", []),  # a short name before 乡 names the township
+        ("建设易地扶贫搬迁安置点", []),  # 迁安 inside 搬迁安置
+    ],
+)
+def test_names_at_word_boundaries(text, surfaces):
+    assert [m.surface for m in regions.find_region_names(text)] == surfaces
+
+
+@pytest.mark.parametrize(
+    ("text", "subjects"),
+    [
+        ("新华社北京10月10日电 国务院扶贫办发布", []),  # 北京 is where the story was filed
+        ("发布会在兰州举行，甘肃省介绍", ["甘肃省"]),  # 兰州 is a venue
+        ("北京市投入帮扶资金", ["北京市"]),
+    ],
+)
+def test_datelines_and_venues_are_not_subjects(text, subjects):
+    assert [m.surface for m in regions.subject_places(text)] == subjects
+
+
+@pytest.mark.parametrize(
+    ("title", "publisher", "opening", "body", "expected"),
+    [
+        ("", "", "中新网贵阳11月23日电 贵州省共识别监测对象", "贵州持续巩固成果，贵州各地", "520000"),
+        (
+            "",
+            "",
+            "日前，全国消费扶贫月活动发布会在北京举办",
+            "中西部22个省份销售扶贫产品，国务院扶贫办指导",
+            "000000",
+        ),
+        ("", "四川在线", "记者从省乡村振兴局获悉", "浙江省援助资金到位，浙江省干部到岗", "510000"),
+        ("", "", "市财政局下达资金", "其中巴州区、恩阳区、南江县、通江县、平昌县", "511900"),
+        ("甘孜日报 2021年01月01日", "", "我州巩固脱贫成果", "与全国全省同步", "513300"),
+        ("", "", "我县巩固脱贫成果", "全国先进，全国一道，重庆彭水网报道，彭水", "500243"),
+    ],
+)
+def test_document_region_is_read_like_a_careful_reader(title, publisher, opening, body, expected):
+    assert regions.document_region(title, publisher, "", opening, opening + body) == expected
+
+
+def test_towns_after_their_county_or_opening_an_item():
+    text = "一、新街镇1月无新识别监测对象。\n省直单位驻安化县小淹镇开展帮扶，农民返乡创业，全县18个乡镇。"
+    towns = regions.find_towns(text, regions.find_region_names(text))
+    assert [(t.name, t.county) for t in towns] == [("新街镇", None), ("小淹镇", "430923")]

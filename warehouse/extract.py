@@ -33,7 +33,7 @@ _CLAUSE_BREAK = re.compile(f"[{re.escape(CLAUSE_END)}]")
 PAIR_CLASSES = {frozenset({"household", "person"})}
 _CONTINUATION = re.compile(
     r"^(?:和|及|与|或)?(?:其中)?(?:由|从)?(?:增加|提高|增长|上升|减少|下降|降低|调整|扩大|达)?(?:到|至|为)?"
-    r"(?:了)?(?:已|实际|共|累计|合计)?(?:到位|下达|落实|投入)?$"
+    r"(?:了)?(?:已|实际|共|累计|合计)?(?:到位|下达|落实|投入)?(?:现在|目前|当前)?(?:每人每年|每人每月)?$"
 )
 _TIME_WORDS = re.compile(
     r"(?:19|20)\d{2}\s*年(?:度|底|末|初)?(?:以来)?的?|截至(?:目前|当前|\d{1,2}月(?:底|末|上旬|中旬|下旬)?)"
@@ -140,7 +140,7 @@ def default_year(view: str, ref_year: int | None) -> int | None:
     in January names the past year throughout."""
     counts: dict[int, int] = {}
     for y in (int(y) for y in _YEAR.findall(view)):
-        if ref_year is None or y <= ref_year:
+        if y >= FIRST_YEAR and (ref_year is None or y <= ref_year):
             counts[y] = counts.get(y, 0) + 1
     return max(counts, key=lambda y: (counts[y], y)) if counts else ref_year
 
@@ -330,6 +330,7 @@ def _compatible(a: Mention, b: Mention) -> bool:
     return a.unit_class == b.unit_class or frozenset({a.unit_class, b.unit_class}) in PAIR_CLASSES
 
 
+_FROM = re.compile(r"\s*(?:从|由)")
 LEFT_MEMORY = 40  # characters of the previous figure's left context kept behind its '#'
 _COUNT_THEN_AMOUNT = re.compile(r"[笔次宗项件]?")
 _LIST_ITEM = re.compile(r"[、和及]([^、，,；;。]{2,12})")
@@ -373,6 +374,9 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         follows = prev is not None and qs[prev].end >= clause_lo
         right = _masked(view, m.end, clause_hi, qs)
         out.append(Context(own, own, right, sent, prev, follows, view[sent[0] : m.start]))
+    for ctx in out:  # a sentence's first figure in a 从…/由… clause: the clauses before name the subject
+        if ctx.prev is None and _FROM.match(ctx.own_left) and len(ctx.lead) > len(ctx.own_left):
+            ctx.left = ctx.lead[: len(ctx.lead) - len(ctx.own_left)][-LEFT_MEMORY:] + "#" + ctx.own_left
     for i, ctx in enumerate(out):  # inherit left context along pairs and continuations
         tail = ctx.own_left
         if ctx.follows:
