@@ -125,6 +125,12 @@ def exclusions() -> tuple[Exclusion, ...]:
 
 
 @cache
+def exclusions_for(indicator: str) -> tuple[Exclusion, ...]:
+    """The exclusions that apply to `indicator` ('*' rules unless it is exempt, and its own)."""
+    return tuple(e for e in exclusions() if e.indicator in ("*", indicator) and indicator not in e.exempt)
+
+
+@cache
 def cues_for(unit_class: str) -> tuple[Cue, ...]:
     """The cues whose indicator a mention of this unit class can express."""
     return tuple(c for c in cues() if unit_class in unit_classes(c.indicator))

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -105,10 +106,20 @@ class Doc:
     town: str = ""  # the town a town's own report speaks for (set by `analyze`)
 
 
+@cache
+def _ends_pattern(ends: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(ends)}]")
+
+
+_MONTH = re.compile(r"(\d{1,2})月")
+_LIST_SEP = re.compile(r"[、和及与]")
+_JOINER = re.compile(r"[^#，,]{0,3}(和|及|与|或)")
+
+
 def spans(text: str, ends: str) -> list[tuple[int, int]]:
     """Pieces of `text` each ending with one of the characters `ends` (the last may end without)."""
     out, start = [], 0
-    for m in re.finditer(f"[{re.escape(ends)}]", text):
+    for m in _ends_pattern(ends).finditer(text):
         out.append((start, m.end()))
         start = m.end()
     if start < len(text):
@@ -274,7 +285,7 @@ def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> 
             if _is_comparison_base(view, m.start(), m.end()):
                 continue
             shift = _RELATIVE.get(m.group(0), 0)
-            month = re.search(r"(\d{1,2})月", m.group(0))
+            month = _MONTH.search(m.group(0))
             if month and ref_month and int(month.group(1)) > ref_month:  # 截至12月底, written in January
                 shift = -1
             refs.append(Ref(m.start(), m.end(), year=ref_year + shift))
@@ -287,7 +298,7 @@ def own_times(refs: list[Ref], qs: list[Mention], view: str) -> list[Ref]:
     starts = [m.start for m in qs]
     for r in refs:
         k = bisect_left(starts, r.end)
-        if k < len(qs) and re.fullmatch(r"的?", view[r.end : qs[k].start]):
+        if k < len(qs) and view[r.end : qs[k].start] in ("", "的"):
             r.bound = qs[k].start
     return refs
 
@@ -380,7 +391,7 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
     for i, ctx in enumerate(out):  # inherit left context along pairs and continuations
         tail = ctx.own_left
         if ctx.follows:
-            tail = re.split(r"[、和及与]", tail)[
+            tail = _LIST_SEP.split(tail)[
                 -1
             ]  # 1088名第一书记和2425名…: the noun before 和 is the previous one's
             ctx.own_left = tail
@@ -401,7 +412,7 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         ctx, nxt = out[i], out[i + 1]
         own_right = ctx.right.split("#", 1)[0]
         joined = "#" in ctx.right and nxt.prev == i and _compatible(qs[i], qs[i + 1])
-        if joined and (own_right == "" or re.fullmatch(r"[^#，,]{0,3}(和|及|与|或)", own_right)):
+        if joined and (own_right == "" or _JOINER.fullmatch(own_right)):
             ctx.right = own_right + nxt.right
     return out
 
@@ -430,12 +441,8 @@ def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
         "lead": ctx.lead,
         "sentence": sentence,
     }
-    for ex in catalog.exclusions():
-        if (
-            ex.indicator in ("*", indicator)
-            and indicator not in ex.exempt
-            and ex.pattern.search(scopes[ex.scope])
-        ):
+    for ex in catalog.exclusions_for(indicator):
+        if ex.pattern.search(scopes[ex.scope]):
             return ex.reason
     return None
 
