@@ -167,3 +167,9 @@ def test_plain_text_first_line_is_a_title_only_when_it_reads_as_one(first_line, 
     parsed = clean.parse_plain(f"{first_line}\n第二段正文。")
     assert parsed.title == title
     assert (first_line in parsed.paragraphs) is (title is None)
+
+
+def test_a_long_line_opening_with_a_wire_tag_is_body_text():
+    text = "【本报讯】12月30日，据市政府新闻办消息，截至2019年底，全市585个贫困村全部脱贫出列，10352户实现脱贫。\n【打印】【关闭】"
+    parsed = clean.parse_plain("标题\n" + text)
+    assert parsed.paragraphs[0].startswith("【本报讯】") and "【打印】【关闭】" in parsed.meta_lines

@@ -379,3 +379,26 @@ def test_a_towns_own_report_keeps_the_town():
     body = "据了解，安化县小淹镇新识别监测对象6户20人。"
     facts = facts_of(body, region="430923")
     assert {(f["region_name"], f["region_code"]) for f in facts} == {("小淹镇", "430923")}
+
+
+def test_years_after_bi_are_bases_and_quannian_follows_the_text():
+    body = "2021年脱贫人口人均纯收入12550元，比2020年增加1790元。3100万脱贫劳动力外出务工，比2020年增长3.6%。"
+    assert [f["year"] for f in facts_of(body, region="000000")] == [2021, 2021]
+    body = "2021年是衔接起步之年。全年新增发放脱贫人口小额信贷650亿元。"
+    assert [f["year"] for f in facts_of(body, region="000000", published=date(2022, 1, 5))] == [2021]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("今年一季度，全市累计发放扶贫小额贷款3.2亿元。", [("microcredit_new", 3.2e8)]),
+        (
+            "从2016年至今共为500户贫困户发放贷款2100万元，用于扶贫小额信贷。",
+            [("microcredit_cumulative", 2.1e7)],
+        ),
+        ("中省1.5亿元财政扶贫资金已下达各县区。", [("poverty_alleviation_funds", 1.5e8)]),
+        ("开发保洁员公益性岗位，安置贫困人员320人。", [("public_welfare_jobs", 320)]),
+    ],
+)
+def test_lending_periods_funds_after_the_amount_and_posts_filled(body, expected):
+    assert pairs(body) == expected

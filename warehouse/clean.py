@@ -261,6 +261,16 @@ def _publisher_from(lines: list[str]) -> str | None:
     return None
 
 
+def _is_chrome(line: str) -> bool:
+    """A portal's metadata line (来源:…, 【打印】【关闭】, a bare date); a long line opening with a wire tag
+    (【香港商报网讯】12月30日，据…) is body text."""
+    if re.fullmatch(r"[\d\-/: 年月日]+", line):
+        return True
+    return _PORTAL_META.match(line.lstrip(" •·-")) is not None and not (
+        line.startswith("【") and len(line) > 40
+    )
+
+
 def _strip_portal_lines(lines: list[str]) -> tuple[list[str], list[str]]:
     """Split body lines from portal chrome: metadata lines and the trailing footer block."""
     body, meta = [], []
@@ -268,7 +278,7 @@ def _strip_portal_lines(lines: list[str]) -> tuple[list[str], list[str]]:
         if _FOOTER_LINE.match(line) and all(len(x) < 80 for x in lines[i:]):
             meta.extend(lines[i:])
             break
-        if _PORTAL_META.match(line) or re.fullmatch(r"[\d\-/: 年月日]+", line):
+        if _is_chrome(line):
             meta.append(line)
         else:
             body.append(line)

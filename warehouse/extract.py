@@ -53,8 +53,6 @@ _RELATIVE = {
     "今年": 0,
     "本年度": 0,
     "本年": 0,
-    "当年": 0,
-    "全年": 0,
     "去年": -1,
     "上年": -1,
     "上一年": -1,
@@ -275,6 +273,8 @@ def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> 
     for m in _YEAR.finditer(view):
         if any(lo <= m.start() < hi for lo, hi in titles):  # 《…2021年…》 names a document, not a period
             continue
+        if m.start() > 0 and view[m.start() - 1] in "比较":  # 比2020年增加…: a base, not the period
+            continue
         since = view.startswith("以来", m.end()) or view.startswith("度以来", m.end())
         refs.append(Ref(m.start(), m.end(), year=ref_year if since and ref_year else int(m.group(1))))
     for m in _PLAN.finditer(view):  # a plan period: its last year, or the report year while it runs
@@ -341,7 +341,7 @@ def _compatible(a: Mention, b: Mention) -> bool:
     return a.unit_class == b.unit_class or frozenset({a.unit_class, b.unit_class}) in PAIR_CLASSES
 
 
-_FROM = re.compile(r"\s*(?:从|由)")
+_FROM = re.compile(r"\s*(?:从|由|安置|吸纳)")  # a clause that continues the one before
 LEFT_MEMORY = 40  # characters of the previous figure's left context kept behind its '#'
 _COUNT_THEN_AMOUNT = re.compile(r"[笔次宗项件]?")
 _LIST_ITEM = re.compile(r"[、和及]([^、，,；;。]{2,12})")
@@ -385,7 +385,9 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         follows = prev is not None and qs[prev].end >= clause_lo
         right = _masked(view, m.end, clause_hi, qs)
         out.append(Context(own, own, right, sent, prev, follows, view[sent[0] : m.start]))
-    for ctx in out:  # a sentence's first figure in a 从…/由… clause: the clauses before name the subject
+    for (
+        ctx
+    ) in out:  # a sentence's first figure in a 从…/由…/安置… clause: the clauses before name the subject
         if ctx.prev is None and _FROM.match(ctx.own_left) and len(ctx.lead) > len(ctx.own_left):
             ctx.left = ctx.lead[: len(ctx.lead) - len(ctx.own_left)][-LEFT_MEMORY:] + "#" + ctx.own_left
     for i, ctx in enumerate(out):  # inherit left context along pairs and continuations
