@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -158,7 +158,7 @@ def region_refs(
     doc_view: str,
     found: list[regions.RegionMatch],
     doc_region: str | None,
-    towns: list[regions.Town] = (),  # type: ignore[assignment]
+    towns: Sequence[regions.Town] = (),
     doc_town: str = "",
 ) -> list[Ref]:
     """Place names (short names only when unambiguous in this document), towns, and 全市/我县/全镇-style
@@ -227,9 +227,11 @@ def document_town(doc: Doc, towns: list[regions.Town]) -> str:
     gaz = regions.gazetteer()
     if doc.region_code and gaz[doc.region_code].level != "county":
         return ""
-    first = doc.view.find("\n", doc.view.find("\n\n") + 2) if "\n\n" in doc.view else len(doc.view)
+    title_end = doc.view.find("\n\n")  # clean layout: title, blank line, first paragraph
+    first_end = doc.view.find("\n", title_end + 2) if title_end >= 0 else -1
+    limit = first_end if first_end >= 0 else len(doc.view)
     for t in towns:
-        if t.start < (first if first > 0 else len(doc.view)) and t.county in (None, doc.region_code):
+        if t.start < limit and t.county in (None, doc.region_code):
             return t.name
     return ""
 

@@ -312,9 +312,10 @@ def document_region(title: str, publisher: str, meta: str, opening: str, body: s
     scores: dict[str, float] = defaultdict(float)
     for code in _codes_named(opening):
         scores[code] += 2.0
-    for code in _codes_named(body):
+    in_body = _codes_named(body)
+    for code in in_body:
         scores[code] += 1.0
-    cited = Counter(_codes_named(body, in_titles=True)) - Counter(_codes_named(body))
+    cited = Counter(_codes_named(body, in_titles=True)) - Counter(in_body)
     for code in [*cited.elements(), *_codes_named(meta)]:
         scores[code] += 0.5
     national = 0.0 if _LOCAL_VOICE.search(body) else _national_weight(title, opening, body)
