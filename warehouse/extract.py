@@ -103,6 +103,10 @@ class Doc:
     sentences: list[tuple[int, int]]
     town: str = ""  # the town a town's own report speaks for (set by `analyze`)
 
+    def sentence_at(self, pos: int) -> tuple[int, int]:
+        """The span of the sentence holding `pos` (the sentences tile the text)."""
+        return self.sentences[bisect_right(self.sentences, (pos, len(self.view))) - 1]
+
 
 @cache
 def _ends_pattern(ends: str) -> re.Pattern[str]:
@@ -184,38 +188,53 @@ def region_refs(
             Ref(c.start(), c.end(), code=county, town=doc_town) for c in _TOWN_COREF.finditer(doc_view)
         )
     asides = [a.span() for a in _APPOSITIVE.finditer(doc_view)]
+    brackets = [b.span() for b in _BRACKETS.finditer(doc_view)]
     named = sorted((r for r in refs if not r.town), key=lambda r: r.start)
     ends = [r.end for r in named]
     for c in _COREF.finditer(doc_view):
         k = bisect_right(ends, c.start())  # names ending before the reference: named[:k]
-        if (k < len(named) and named[k].start <= c.start()) or any(lo <= c.start() < hi for lo, hi in asides):
+        if (k < len(named) and named[k].start <= c.start()) or _span_at(asides, c.start()):
             continue  # part of a name (宁夏回族自治区), or an aside
         code = _resolve_coref(c.group(0), doc_region, (r.code for r in reversed(named[:k])))
         if code:
             refs.append(Ref(c.start(), c.end(), code=code))
-    brackets = [b.span() for b in _BRACKETS.finditer(doc_view)]
     for r in refs:
-        r.aside = next(((lo, hi) for lo, hi in brackets if lo <= r.start < hi), None)
-    return sorted(refs, key=lambda r: r.start)
+        r.aside = _span_at(brackets, r.start)
+    return sorted(refs, key=_start)
+
+
+def _span_at(spans: list[tuple[int, int]], pos: int) -> tuple[int, int] | None:
+    """The span holding `pos` among disjoint spans in text order, or None."""
+    k = bisect_right(spans, pos, key=_first) - 1
+    return spans[k] if k >= 0 and spans[k][0] <= pos < spans[k][1] else None
 
 
 _TOWN_COREF = re.compile(r"(?:全|我|本)(?:镇|乡|街道)")
 _BRACKETS = re.compile(r"[（(][^（()）\n]{1,60}[)）]")
 
 
+def _start(r: Ref) -> int:
+    return r.start
+
+
+def _first(span: tuple[int, int]) -> int:
+    return span[0]
+
+
 def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> tuple[str | None, str]:
-    """(region code, town) of a figure: the nearest place before it in its sentence; else the one unit
+    """(region code, town) of a figure (`refs` in text order): the nearest place before it in its sentence; else the one unit
     inside the document's region that the paragraph's last sentence naming a place is about (龙陵县…。
     2014至2017年累计…), unless that sentence lists parts (其中，甲县…；乙县…); else the document's own."""
     own_unit = (doc.region_code, doc.town)
-    visible = [r for r in refs if p_lo <= r.start < pos and r.visible_from(pos)]
+    in_paragraph = refs[bisect_left(refs, p_lo, key=_start) : bisect_left(refs, pos, key=_start)]
+    visible = [r for r in in_paragraph if r.visible_from(pos)]
     own = nearest_before(visible, s_lo, pos)
     if own is not None:
         return own.code or None, own.town
     prior = nearest_before(visible, p_lo, s_lo)
     if prior is None or not doc.region_code or prior.town:
         return own_unit
-    lo, hi = next((a, b) for a, b in doc.sentences if a <= prior.start < b)
+    lo, hi = doc.sentence_at(prior.start)
     units = {(r.code, r.town) for r in visible if lo <= r.start < hi}
     topic = len(units) == 1 and not _SUBSET_OPEN.match(doc.view, lo) and prior.code != doc.region_code
     return (prior.code, "") if topic and regions.is_within(prior.code, doc.region_code) else own_unit
@@ -327,9 +346,11 @@ class Context:
     lead: str = ""  # the sentence up to the quantity
 
 
-def _masked(view: str, lo: int, hi: int, mentions: list[Mention]) -> str:
+def _masked(view: str, lo: int, hi: int, mentions: list[Mention], first: int = 0) -> str:
+    """view[lo:hi] with the mentions in it as '#'; `mentions` are in text order, none before `first` is
+    in the span."""
     pieces, pos = [], lo
-    for m in mentions:
+    for m in (mentions[k] for k in range(first, len(mentions))):
         if m.start >= hi:
             break
         if m.start >= lo:
@@ -385,7 +406,7 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         k = bisect_left(breaks, m.end)
         clause_hi = min(breaks[k], sent[1]) if k < len(breaks) else sent[1]
         follows = prev is not None and qs[prev].end >= clause_lo
-        right = _masked(view, m.end, clause_hi, qs)
+        right = _masked(view, m.end, clause_hi, qs, i + 1)
         out.append(Context(own, own, right, sent, prev, follows, view[sent[0] : m.start]))
     for (
         ctx
@@ -474,11 +495,12 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     doc.town = document_town(doc, towns)
     reg_refs = region_refs(doc.view, places, doc.region_code, towns, doc.town)
     yr_refs = own_times(time_refs(doc.view, doc.ref_year, doc.ref_month), qs, doc.view)
-    paragraphs = spans(doc.view, "\n")
+    paragraphs = spans(doc.view, "\n")  # they tile the text: a figure's is the last starting before it
+    paragraph_starts = [lo for lo, _ in paragraphs]
     facts: list[dict[str, Any]] = []
     cells = tables.table_cells(doc.view, tables.place_index(places))
     rows = {c.row for c in cells}
-    in_table = {i for i, m in enumerate(qs) if any(lo <= m.start < hi for lo, hi in rows)}
+    in_table = {i for i, m in enumerate(qs) if rows and any(lo <= m.start < hi for lo, hi in rows)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
     seen: set[str] = set()
     for i, (m, ctx) in enumerate(zip(qs, contexts, strict=True)):
@@ -486,7 +508,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
             continue
         s_lo, s_hi = ctx.sentence
         sentence = doc.view[s_lo:s_hi]
-        p_lo, p_hi = next((lo, hi) for lo, hi in paragraphs if lo <= m.start < hi)
+        p_lo, p_hi = paragraphs[bisect_right(paragraph_starts, m.start) - 1]
         found = classify(m, ctx, sentence, doc.view[p_lo:p_hi])
         since_prev = doc.view[qs[ctx.prev].end : m.start] if ctx.prev is not None else ctx.own_left
         # 其中，会理市45个 / 而中江县就占33个; a sentence opening with 其中 continues the one before it
@@ -596,7 +618,7 @@ def extract(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         doc = make_doc(row)
         mentions, facts = analyze(doc)
         for m in mentions:
-            lo, hi = next((a, b) for a, b in doc.sentences if a <= m.start < b)
+            lo, hi = doc.sentence_at(m.start)
             mention_rows.append(
                 {
                     "mention_id": f"{doc.doc_id[:16]}:{m.start}",

@@ -147,15 +147,17 @@ def _name_index() -> dict[str, tuple[tuple[str, ...], bool]]:
 
 @cache
 def _by_bigram() -> tuple[re.Pattern[str], dict[str, list[str]]]:
-    """A character class of names' first characters (to jump between candidates at C speed) and the
-    names by their first two characters, longest first. Every name has at least two characters."""
+    """A pattern of candidate starts (a name's first character followed by some name's second character,
+    to jump between candidates at C speed) and the names by their first two characters, longest first.
+    Every name has at least two characters."""
     by_bigram: dict[str, list[str]] = defaultdict(list)
     for name in _name_index():
         by_bigram[name[:2]].append(name)
     for names in by_bigram.values():
         names.sort(key=len, reverse=True)
     first = "".join(sorted({name[0] for name in by_bigram}))
-    return re.compile(f"[{re.escape(first)}]"), dict(by_bigram)
+    second = "".join(sorted({name[1] for name in by_bigram}))
+    return re.compile(f"[{re.escape(first)}](?=[{re.escape(second)}])"), dict(by_bigram)
 
 
 def book_titles(text: str) -> list[tuple[int, int]]:
@@ -188,9 +190,9 @@ def find_region_names(text: str, *, in_titles: bool = False) -> list[RegionMatch
     """Every full or short region name in `text`, the longest at each position, left to right, skipping
     book titles 《…》 unless `in_titles`. A short name right before 乡/镇/村 names that town or village."""
     index, titles, out = _name_index(), [] if in_titles else book_titles(text), []
-    first_chars, by_bigram = _by_bigram()
+    starts, by_bigram = _by_bigram()
     resume = 0
-    for c in first_chars.finditer(text):
+    for c in starts.finditer(text):
         i = c.start()
         if i < resume or (titles and any(lo <= i < hi for lo, hi in titles)):
             continue
