@@ -402,3 +402,63 @@ def test_years_after_bi_are_bases_and_quannian_follows_the_text():
 )
 def test_lending_periods_funds_after_the_amount_and_posts_filled(body, expected):
     assert pairs(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # housing: the verb before the houses, a modifier inside 危房…改造, a repeated verb continues the figure
+        ("全年改造建档立卡贫困户危房870户。", [("dilapidated_houses_renovated", 870)]),
+        ("当年完成340户脱贫户危房改造。", [("dilapidated_houses_renovated", 340)]),
+        (
+            "全年完成C级危房加固改造1.4万户，2016年以来共完成2.9万户。",
+            [("dilapidated_houses_renovated", 14000), ("dilapidated_houses_renovated", 29000)],
+        ),
+        # a figure in brackets right after a total is a part of it
+        (
+            "危房改造6200户（今年实施1900户），已全部入住。",
+            [("dilapidated_houses_renovated", 1900), ("dilapidated_houses_renovated", 6200)],
+        ),
+        # an aside in brackets between the words and the figure is skipped; 含 inside it names no part
+        (
+            "已搬迁入住（含交房）2100户、7300人。",
+            [("relocated_population", 7300)],
+        ),
+        ("建成40个安置点，1.9万人搬迁入住。", [("relocated_population", 19000)]),
+        # identification and the registered stock
+        ("共识别出贫困对象3万户9.5万人。", [("registered_poor_population", 95000)]),
+        ("全市建档立卡相对贫困人口2100户6800人。", [("registered_poor_population", 6800)]),
+        ("将2.4万建档立卡贫困对象纳入最低生活保障兜底。", [("social_assistance_population", 24000)]),
+        # funds and credit
+        ("全年共投入扶贫资金18.6亿元。", [("poverty_alleviation_funds", 1.86e9)]),
+        ("投入财政专项扶贫发展资金7.2亿元。", [("poverty_alleviation_funds", 7.2e8)]),
+        ("全县共发放扶贫小额贷款1.3亿元。", [("microcredit_cumulative", 1.3e8)]),
+        ("全省320个省扶贫工作重点村全部退出。", [("poor_villages_exited", 320)]),
+    ],
+)
+def test_housing_relocation_identification_and_fund_phrasing(body, expected):
+    got = pairs(body)
+    assert [k for k, _ in got] == [k for k, _ in sorted(expected)]
+    assert [v for _, v in got] == pytest.approx([v for _, v in sorted(expected)])
+
+
+@pytest.mark.parametrize(
+    ("body", "not_values"),
+    [
+        ("全省今年计划完成8万人脱贫，实现260个贫困村出列。", {80000, 260}),  # a plan earlier in the sentence
+        ("今年全市将努力实现3万贫困人口脱贫、95个贫困村退出。", {30000, 95}),  # 将…实现: the coming year
+        ("12万人脱贫 300个贫困村退出 4个贫困县摘帽", {4}),  # a count of counties is not villages
+        ("全县58个贫困村中累计出列51个。", {58}),  # the verb belongs to the second figure
+        ("安排资金中，国家级重点帮扶县9个，申报的6个边境县中5个获得支持。", {6, 5}),  # other counties
+    ],
+)
+def test_plans_other_counties_and_verbs_of_the_next_figure(body, not_values):
+    assert not_values.isdisjoint({f["value"] for f in facts_of(body)})
+    if "51个" in body:
+        assert ("poor_villages_exited", 51) in pairs(body)
+
+
+def test_a_span_start_does_not_set_the_year_of_undated_figures():
+    body = "2015年以来累计投入大量资金。2015年以来成效明显。全年完成危房改造2100户。"
+    got = facts_of(body, published=date(2018, 12, 28))
+    assert [(f["value"], f["year"]) for f in got] == [(2100, 2018)]

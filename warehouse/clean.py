@@ -261,10 +261,16 @@ def _publisher_from(lines: list[str]) -> str | None:
     return None
 
 
+_DATED_LABEL = re.compile(r"(?:时间|日期|发布|更新)[:：]\s*(?:19|20)\d{2}\s*[-/.年]")
+MAX_META_CHARS = 80  # a labelled date inside a longer line is body text
+
+
 def _is_chrome(line: str) -> bool:
-    """A portal's metadata line (来源:…, 【打印】【关闭】, a bare date); a long line opening with a wire tag
-    (【香港商报网讯】12月30日，据…) is body text."""
+    """A portal's metadata line (来源:…, 【打印】【关闭】, a bare date, a short line with a labelled date such
+    as 某网 时间:2018-12-28 作者:…); a long line opening with a wire tag (【香港商报网讯】12月30日，据…) is body."""
     if re.fullmatch(r"[\d\-/: 年月日]+", line):
+        return True
+    if len(line) <= MAX_META_CHARS and _DATED_LABEL.search(line):
         return True
     return _PORTAL_META.match(line.lstrip(" •·-")) is not None and not (
         line.startswith("【") and len(line) > 40

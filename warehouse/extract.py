@@ -34,7 +34,7 @@ _CLAUSE_BREAK = re.compile(f"[{re.escape(CLAUSE_END)}]")
 PAIR_CLASSES = {frozenset({"household", "person"})}
 _CONTINUATION = re.compile(
     r"^(?:和|及|与|或)?(?:其中)?(?:由|从)?(?:增加|提高|增长|上升|减少|下降|降低|调整|扩大|达)?(?:到|至|为)?"
-    r"(?:了)?(?:已|实际|共|累计|合计)?(?:到位|下达|落实|投入)?(?:现在|目前|当前)?(?:每人每年|每人每月)?$"
+    r"(?:了)?(?:已|实际|共|累计|合计)?(?:到位|下达|落实|投入|完成|实施)?(?:现在|目前|当前)?(?:每人每年|每人每月)?$"
 )
 _TIME_WORDS = re.compile(
     r"(?:19|20)\d{2}\s*年(?:度|底|末|初)?(?:以来)?的?|截至(?:目前|当前|\d{1,2}月(?:底|末|上旬|中旬|下旬)?)"
@@ -49,6 +49,7 @@ _APPOSITIVE = re.compile(
     r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
 )  # 作为全省…最多的市: not the subject
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?!龄)")
+_SINCE = re.compile(r"(?:度|底|末|初)?(?:以来|至今)")
 _RELATIVE = {
     "今年": 0,
     "本年度": 0,
@@ -149,10 +150,10 @@ def reference_year(
 
 def default_year(view: str, ref_year: int | None) -> int | None:
     """The year a report covers when a figure's clause and paragraph name none: the year the text names most
-    often (ties: the latest) up to the reference year, else the reference year. An annual review published
-    in January names the past year throughout."""
+    often (ties: the latest) up to the reference year, else the reference year; the start of a span
+    (2015年以来) does not count. An annual review published in January names the past year throughout."""
     counts: dict[int, int] = {}
-    for y in (int(y) for y in _YEAR.findall(view)):
+    for y in (int(m.group(1)) for m in _YEAR.finditer(view) if not _SINCE.match(view, m.end())):
         if y >= FIRST_YEAR and (ref_year is None or y <= ref_year):
             counts[y] = counts.get(y, 0) + 1
     return max(counts, key=lambda y: (counts[y], y)) if counts else ref_year
@@ -383,9 +384,14 @@ def _names_its_place(since_prev: str) -> bool:
 _PART_LABEL = re.compile(r"[、，,；;]\s*[\u4e00-\u9fff]{1,8}")
 
 
+_BRACKETED_PART = re.compile(r"\s*[(（][^()（）#]{0,12}")
+
+
 def _lists_a_part(view: str, s_lo: int, pos: int, since_prev: str) -> bool:
     """After 其中 in the sentence, a short labelled item (、护路员31.45万人, ，其他125.95万人) is another part of
-    the same total."""
+    the same total; so is a figure in brackets right after the total (改造3万户(今年完成7千户))."""
+    if _BRACKETED_PART.fullmatch(since_prev):
+        return True
     return _PART_LABEL.fullmatch(since_prev) is not None and "其中" in view[s_lo:pos]
 
 
@@ -443,9 +449,13 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
 
 
 # ---------------------------------------------------------------- classification
+_ASIDE = re.compile(r"[(（][^()（）#]{1,10}[)）]")
+
+
 def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[str, str] | None:
-    """(indicator, cue pattern) for a mention, or None. A cue's `requires` is looked for in the paragraph."""
-    probe = ctx.left + "§" + ctx.right
+    """(indicator, cue pattern) for a mention, or None. A cue's `requires` is looked for in the paragraph;
+    short asides in brackets before the figure are skipped (搬迁入住(含交钥匙)4628户)."""
+    probe = _ASIDE.sub("", ctx.left) + "§" + ctx.right
     candidates = []
     for cue in catalog.cues_for(m.unit_class or ""):
         hit = cue.pattern.search(probe)
@@ -462,7 +472,8 @@ def excluded(indicator: str, ctx: Context, sentence: str) -> str | None:
     judged by the words of the first."""
     scopes = {
         "left": ctx.own_left if ctx.own_left.strip() or ctx.prev is None else ctx.left.rsplit("#", 1)[-1],
-        "right": ctx.right.split("#", 1)[0],
+        "right": ctx.right.split("#", 1)[0]
+        + ("#" if "#" in ctx.right else ""),  # '#': another figure follows
         "lead": ctx.lead,
         "sentence": sentence,
     }
@@ -516,7 +527,7 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         listed = (ctx.follows and _names_its_place(since_prev)) or _lists_a_part(
             doc.view, s_lo, m.start, since_prev
         )
-        if found is None and (opens_subset or _SUBSET.search(since_prev) or listed):
+        if found is None and (opens_subset or _SUBSET.search(_ASIDE.sub("", since_prev)) or listed):
             before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
             for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):

@@ -111,7 +111,7 @@ _RANGE_SEP = re.compile(r"^\s*(?:-|—|–|~|～|至)\s*$")
 _APPROX_BEFORE = re.compile(r"(?:近|约|超过|超|逾|大约|将近|接近)$")
 _APPROX_AFTER = re.compile(r"(?:左右|以上|上下|有余)")
 _PERSON_NOUN = re.compile(
-    r"^[^，。；：,;:#\s]{0,10}?(人口|人员|网格员|队员|书记|劳动力|群众|农民|学生|干部|党员|职工|工人)"
+    r"^[^，。；：,;:#\s]{0,10}?(人口|人员|网格员|队员|书记|劳动力|群众|农民|学生|干部|党员|职工|工人|对象)"
 )
 _HOUSEHOLD_NOUN = re.compile(r"^[^，。；：,;:#\s]{0,6}?户")
 _PERIOD_NAMES = re.compile(r"十[一二三四五六七八九]五")
