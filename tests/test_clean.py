@@ -147,6 +147,7 @@ def test_the_simplified_view_keeps_every_offset(text):
         ("貧困勞動力外出務工", "贫困劳动力外出务工"),
         ("防返貧監測對象", "防返贫监测对象"),
         ("鞏固拓展脫貧攻堅成果", "巩固拓展脱贫攻坚成果"),
+        ("陜西靑海鄕村", "陕西青海乡村"),  # variant forms t2s leaves alone
     ],
 )
 def test_the_simplified_view_reads_traditional_text(traditional, simplified):
@@ -173,3 +174,10 @@ def test_a_long_line_opening_with_a_wire_tag_is_body_text():
     text = "【本报讯】12月30日，据市政府新闻办消息，截至2019年底，全市585个贫困村全部脱贫出列，10352户实现脱贫。\n【打印】【关闭】"
     parsed = clean.parse_plain("标题\n" + text)
     assert parsed.paragraphs[0].startswith("【本报讯】") and "【打印】【关闭】" in parsed.meta_lines
+
+
+def test_a_short_line_with_a_labelled_date_is_page_metadata():
+    text = "某农业网   时间:2018-12-28    作者:佚名    来源:某日报\n正文第一段，全年完成危房改造2100户。"
+    parsed = clean.parse_plain("标题\n" + text)
+    assert parsed.published == date(2018, 12, 28)
+    assert parsed.paragraphs == ["正文第一段，全年完成危房改造2100户。"]

@@ -462,3 +462,97 @@ def test_a_span_start_does_not_set_the_year_of_undated_figures():
     body = "2015年以来累计投入大量资金。2015年以来成效明显。全年完成危房改造2100户。"
     got = facts_of(body, published=date(2018, 12, 28))
     assert [(f["value"], f["year"]) for f in got] == [(2100, 2018)]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # a breakdown in brackets belongs to the pair before it; its 脱贫不稳定户 is a monitoring category
+        (
+            "年末监测对象总数为900户3000人（脱贫不稳定户300户1000人、边缘易致贫户600户2000人）。",
+            [
+                ("monitored_households_total", 300),
+                ("monitored_households_total", 600),
+                ("monitored_households_total", 900),
+                ("monitored_population_total", 1000),
+                ("monitored_population_total", 2000),
+                ("monitored_population_total", 3000),
+            ],
+        ),
+        # the parts of a total that is no fact inherit nothing from an earlier figure
+        (
+            "累计消除风险50户160人，未消除风险20户70人（脱贫不稳定户8户30人）。",
+            [
+                ("risk_eliminated_households", 50),
+                ("risk_eliminated_population", 160),
+            ],
+        ),
+        # after 其中, a sibling part does not lend its indicator to the next part
+        ("就业人口5000人，其中脱贫人口4200人、边缘户300人。", [("employed_poverty_labor", 4200)]),
+        # quotation marks and 全年累计新增 (new within the year)
+        (
+            "全年累计新增识别“三类对象”120户410人。",
+            [
+                ("monitored_households_new", 120),
+                ("monitored_population_new", 410),
+            ],
+        ),
+        (
+            "全县8.2万户21万名监测对象落实了帮扶措施。",
+            [
+                ("monitored_households_total", 82000),
+                ("monitored_population_total", 210000),
+            ],
+        ),
+        ("67.5%的监测对象已稳定消除返贫致贫风险。", [("risk_elimination_rate", 67.5)]),
+        # bare 退出 in a list of years, 脱贫人口…户, 共有 stocks
+        (
+            "全镇贫困村2017年退出2个、2019年退出5个。",
+            [("poor_villages_exited", 2), ("poor_villages_exited", 5)],
+        ),
+        (
+            "脱贫人口0.9万户、2.4万人。",
+            [("poverty_exit_households", 9000), ("poverty_exit_population", 24000)],
+        ),
+        ("全市共有建档立卡贫困户3100户，贫困人口8800人。", [("registered_poor_population", 8800)]),
+        # the cadres named right after the figure, income per head, funds for industry
+        ("选派了4200名驻村干部和第一书记。", [("village_team_members", 4200)]),
+        ("脱贫人口每人平均纯收入达9100元。", [("poor_per_capita_income", 9100)]),
+        ("至今累计投入产业扶贫资金3.6亿元。", [("industry_development_funds", 3.6e8)]),
+        ("目前全县脱贫劳动力返岗复工2600人。", [("employed_poverty_labor", 2600)]),
+        ("脱贫群众务工规模达到6.1万人。", [("employed_poverty_labor", 61000)]),
+    ],
+)
+def test_monitoring_breakdowns_categories_and_stocks(body, expected):
+    got = pairs(body)
+    assert [k for k, _ in got] == [k for k, _ in sorted(expected)]
+    assert [v for _, v in got] == pytest.approx([v for _, v in sorted(expected)])
+
+
+@pytest.mark.parametrize(
+    ("body", "not_values"),
+    [
+        ("带动脱贫户3300户发展产业。", {3300}),  # beneficiaries, not exits
+        ("将通过发展生产实现20万人脱贫。", {200000}),  # 将…实现: a plan
+        ("脱贫群众和监测对象务工规模达到5万人。", set()),  # checked below: employment, not a stock
+    ],
+)
+def test_beneficiaries_plans_and_employment_scale(body, not_values):
+    got = facts_of(body)
+    assert not_values.isdisjoint({f["value"] for f in got})
+    if "务工规模" in body:
+        assert [(f["indicator"], f["value"]) for f in got] == [("employed_poverty_labor", 50000)]
+
+
+def test_funds_from_the_region_level_go_to_the_county_named_as_recipient():
+    body = "下达我县2025年自治区财政衔接推进乡村振兴补助资金3100万元。"
+    assert [f["region_name"] for f in facts_of(body, region="150821")] == ["五原县"]
+
+
+def test_a_report_in_a_towns_voice_names_its_town_most_often():
+    body = (
+        "近年来，全镇工作取得进展。\n一、基本情况\n\n石门镇下辖12个村，东与河口乡相连。"
+        "石门镇全年减贫80户260人。"
+    )
+    facts = facts_of(body, region=None, title="工作情况汇报")
+    assert {(f["region_name"], f["region_level"]) for f in facts} == {("石门镇", "town")}

@@ -127,3 +127,8 @@ def test_towns_after_their_county_or_opening_an_item():
     text = "一、新街镇1月无新识别监测对象。\n省直单位驻安化县小淹镇开展帮扶，农民返乡创业，全县18个乡镇。"
     towns = regions.find_towns(text, regions.find_region_names(text))
     assert [(t.name, t.county) for t in towns] == [("新街镇", None), ("小淹镇", "430923")]
+
+
+def test_a_short_name_before_sumu_or_jiedao_names_a_township():
+    assert regions.find_region_names("北与库伦苏木连接") == []
+    assert [m.surface for m in regions.find_region_names("库伦旗地处")] == ["库伦旗"]

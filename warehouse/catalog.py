@@ -136,5 +136,13 @@ def cues_for(unit_class: str) -> tuple[Cue, ...]:
     return tuple(c for c in cues() if unit_class in unit_classes(c.indicator))
 
 
+@cache
+def cue_tiers(unit_class: str) -> tuple[tuple[Cue, ...], ...]:
+    """`cues_for(unit_class)` grouped by priority, highest first (a lower tier matters only when no cue of a
+    higher one holds)."""
+    levels = sorted({c.priority for c in cues_for(unit_class)}, reverse=True)
+    return tuple(tuple(c for c in cues_for(unit_class) if c.priority == p) for p in levels)
+
+
 def unit_classes(indicator_code: str) -> frozenset[str]:
     return UNIT_COMPAT[indicators()[indicator_code].unit]

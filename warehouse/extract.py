@@ -43,7 +43,7 @@ _SUBSET = re.compile(r"其中|就占|占|包括|含")
 _SUBSET_OPEN = re.compile(r"\s*其中")
 _COREF = re.compile(
     r"(全|我|本)(市|县|省|区|州|盟|旗)|(市|县|州|盟|旗)本?级(?=财政|安排|投入|下达|资金)|全国|我国|中央财政|中央预算内"
-    r"|自治区(?!级)"
+    r"|自治区(?!级|财政)"
 )
 _APPOSITIVE = re.compile(
     r"作为[^，,。；;]{0,24}的(市|县|州|区|省|地区)"
@@ -116,7 +116,7 @@ def _ends_pattern(ends: str) -> re.Pattern[str]:
 
 _MONTH = re.compile(r"(\d{1,2})月")
 _LIST_SEP = re.compile(r"[、和及与]")
-_JOINER = re.compile(r"[^#，,]{0,3}(和|及|与|或)")
+_JOINER = re.compile(r"[^#，,]{0,6}(和|及|与|或)")
 
 
 def spans(text: str, ends: str) -> list[tuple[int, int]]:
@@ -189,6 +189,9 @@ def region_refs(
             Ref(c.start(), c.end(), code=county, town=doc_town) for c in _TOWN_COREF.finditer(doc_view)
         )
     asides = [a.span() for a in _APPOSITIVE.finditer(doc_view)]
+    chain = (
+        [doc_region, *regions.ancestors(doc_region)] if doc_region and doc_region != regions.NATIONAL else []
+    )
     brackets = [b.span() for b in _BRACKETS.finditer(doc_view)]
     named = sorted((r for r in refs if not r.town), key=lambda r: r.start)
     ends = [r.end for r in named]
@@ -196,7 +199,8 @@ def region_refs(
         k = bisect_right(ends, c.start())  # names ending before the reference: named[:k]
         if (k < len(named) and named[k].start <= c.start()) or _span_at(asides, c.start()):
             continue  # part of a name (宁夏回族自治区), or an aside
-        code = _resolve_coref(c.group(0), doc_region, (r.code for r in reversed(named[:k])))
+        earlier = (named[j].code for j in range(k - 1, -1, -1))  # nearest first
+        code = _resolve_coref(c.group(0), doc_region, chain, earlier)
         if code:
             refs.append(Ref(c.start(), c.end(), code=code))
     for r in refs:
@@ -243,31 +247,39 @@ def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> 
 
 def document_town(doc: Doc, towns: list[regions.Town]) -> str:
     """A town's own report: the document has no region or its county's, and its title or first paragraph
-    opens with a town of that county."""
+    opens with a town of that county, or it speaks as a town (我镇, 全乡) and names one town more often than
+    any other."""
     gaz = regions.gazetteer()
     if doc.region_code and gaz[doc.region_code].level != "county":
         return ""
     title_end = doc.view.find("\n\n")  # clean layout: title, blank line, first paragraph
     first_end = doc.view.find("\n", title_end + 2) if title_end >= 0 else -1
     limit = first_end if first_end >= 0 else len(doc.view)
-    for t in towns:
-        if t.start < limit and t.county in (None, doc.region_code):
+    own = [t for t in towns if t.county in (None, doc.region_code)]
+    for t in own:
+        if t.start < limit:
             return t.name
+    if not own or not _TOWN_VOICE.search(doc.view):
+        return ""
+    counts = sorted(((doc.view.count(n), n) for n in {t.name for t in towns}), reverse=True)
+    if len(counts) == 1 or counts[0][0] > max(1, counts[1][0]):
+        return counts[0][1] if counts[0][1] in {t.name for t in own} else ""
     return ""
+
+
+_TOWN_VOICE = re.compile(r"(?:我|本|全)(?:镇|乡|街道)")
 
 
 _COREF_LEVEL = {"省": "province", "市": "city", "州": "city", "盟": "city", "县": "county", "旗": "county"}
 
 
-def _resolve_coref(word: str, doc_region: str | None, earlier: Iterable[str]) -> str | None:
-    """全国/我国 → national; 全县/我市/本省 → the document's region at that level, else the last region of
-    that level named before (a national story's 全省 after 河北…); 自治区 → the last autonomous region named."""
+def _resolve_coref(word: str, doc_region: str | None, chain: list[str], earlier: Iterable[str]) -> str | None:
+    """全国/我国 → national; 全县/我市/本省 → the document's region at that level (`chain`: it and its
+    parents), else the last region of that level named before (a national story's 全省 after 河北…);
+    自治区 → the last autonomous region named."""
     if word in {"全国", "我国", "中央财政", "中央预算内"}:
         return regions.NATIONAL
     gaz = regions.gazetteer()
-    chain = (
-        [doc_region, *regions.ancestors(doc_region)] if doc_region and doc_region != regions.NATIONAL else []
-    )
     if word == "自治区":
         return next((c for c in [*chain[::-1], *earlier] if gaz[c].name.endswith("自治区")), None)
     key = word[0] if word.endswith("级") else word[-1]  # 市本级 / 全市
@@ -326,13 +338,9 @@ def own_times(refs: list[Ref], qs: list[Mention], view: str) -> list[Ref]:
 
 
 def nearest_before(refs: list[Ref], lo: int, hi: int) -> Ref | None:
-    best = None
-    for r in refs:
-        if r.start >= hi:
-            break
-        if r.start >= lo:
-            best = r
-    return best
+    """The last of `refs` (in text order) that starts in [lo, hi), or None."""
+    k = bisect_left(refs, hi, key=_start) - 1
+    return refs[k] if k >= 0 and refs[k].start >= lo else None
 
 
 # ---------------------------------------------------------------- contexts
@@ -381,7 +389,7 @@ def _names_its_place(since_prev: str) -> bool:
     return len(found) == 1 and found[0].start == 0 and found[0].end == len(item.group(1))
 
 
-_PART_LABEL = re.compile(r"[、，,；;]\s*[\u4e00-\u9fff]{1,8}")
+_PART_LABEL = re.compile(r"[)）]?[、，,；;]\s*[\u4e00-\u9fff]{1,12}")
 
 
 _BRACKETED_PART = re.compile(r"\s*[(（][^()（）#]{0,12}")
@@ -389,10 +397,50 @@ _BRACKETED_PART = re.compile(r"\s*[(（][^()（）#]{0,12}")
 
 def _lists_a_part(view: str, s_lo: int, pos: int, since_prev: str) -> bool:
     """After 其中 in the sentence, a short labelled item (、护路员31.45万人, ，其他125.95万人) is another part of
-    the same total; so is a figure in brackets right after the total (改造3万户(今年完成7千户))."""
+    the same total; so are figures in brackets right after the total (改造3万户(今年完成7千户), 监测对象
+    60户(甲类24户、乙类18户))."""
     if _BRACKETED_PART.fullmatch(since_prev):
         return True
-    return _PART_LABEL.fullmatch(since_prev) is not None and "其中" in view[s_lo:pos]
+    adjacent, labelled = not since_prev.strip(), _PART_LABEL.fullmatch(since_prev) is not None
+    if not (adjacent or labelled):
+        return False
+    before = view[s_lo:pos]
+    in_brackets = _open_bracket(before) >= 0
+    if adjacent:  # the second figure of a pair in a bracketed part
+        return in_brackets
+    return "其中" in before or in_brackets
+
+
+def _open_bracket(text: str) -> int:
+    """The position of the last bracket still open at the end of `text`, or -1."""
+    if "(" not in text and "（" not in text:
+        return -1
+    depth = 0
+    for k in range(len(text) - 1, -1, -1):
+        if text[k] in ")）":
+            depth += 1
+        elif text[k] in "(（":
+            if depth == 0:
+                return k
+            depth -= 1
+    return -1
+
+
+def _total_span(view: str, qs: list[Mention], s_lo: int, pos: int) -> tuple[int, int]:
+    """Where the total that a part at `pos` belongs to may start: inside brackets, the figure (or pair) the
+    bracket follows; after 其中, before it (a part's sibling is not its total); else anywhere earlier in the
+    sentence."""
+    k = _open_bracket(view[s_lo:pos])
+    if k < 0:
+        q = view.rfind("其中", s_lo, pos)
+        return (s_lo, q) if q >= 0 else (s_lo, pos)
+    owner = [m for m in qs if s_lo <= m.start and m.end <= s_lo + k]
+    if not owner:
+        return pos, pos
+    j = len(owner) - 1  # a pair right before the bracket (60户199人) owns it together
+    while j > 0 and not view[owner[j - 1].end : owner[j].start].strip():
+        j -= 1
+    return owner[j].start, pos
 
 
 def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
@@ -450,20 +498,33 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
 
 # ---------------------------------------------------------------- classification
 _ASIDE = re.compile(r"[(（][^()（）#]{1,10}[)）]")
+_LEFT_NOISE = re.compile(r"[(（][^()（）#]{1,10}[)）]|[“”\"‘’「」『』]")  # asides and quotation marks
+_RIGHT_NOISE = re.compile(r"^\s*[(（][^()（）]*[)）]?|[“”\"‘’「」『』]")  # a breakdown right after the figure
+_NOISE_CHARS = re.compile(r"[(（“”\"‘’「」『』]")
+
+
+def _probe(ctx: Context) -> str:
+    """The context string cues are matched against: ``left + '§' + right`` without asides and quotation marks
+    (9087户(甲类…、乙类…): the bracket is a breakdown, not the figure's words)."""
+    left = _LEFT_NOISE.sub("", ctx.left) if _NOISE_CHARS.search(ctx.left) else ctx.left
+    right = _RIGHT_NOISE.sub("", ctx.right) if _NOISE_CHARS.search(ctx.right) else ctx.right
+    return left + "§" + right
 
 
 def classify(m: Mention, ctx: Context, sentence: str, paragraph: str) -> tuple[str, str] | None:
     """(indicator, cue pattern) for a mention, or None. A cue's `requires` is looked for in the paragraph;
-    short asides in brackets before the figure are skipped (搬迁入住(含交钥匙)4628户)."""
-    probe = _ASIDE.sub("", ctx.left) + "§" + ctx.right
-    candidates = []
-    for cue in catalog.cues_for(m.unit_class or ""):
-        hit = cue.pattern.search(probe)
-        if hit and (cue.requires is None or cue.requires.search(paragraph)):
-            candidates.append((-cue.priority, len(hit.group(0)), cue.indicator, cue.pattern.pattern))
-    for _, _, indicator, pattern in sorted(candidates):
-        if not excluded(indicator, ctx, sentence):
-            return indicator, pattern
+    short asides in brackets before the figure (搬迁入住(含交钥匙)4628户) and quotation marks are skipped.
+    The highest priority wins, then the shortest match; a cue whose indicator is excluded here gives way."""
+    probe = _probe(ctx)
+    for tier in catalog.cue_tiers(m.unit_class or ""):
+        candidates = []
+        for cue in tier:
+            hit = cue.pattern.search(probe)
+            if hit and (cue.requires is None or cue.requires.search(paragraph)):
+                candidates.append((len(hit.group(0)), cue.indicator, cue.pattern.pattern))
+        for _, indicator, pattern in sorted(candidates):
+            if not excluded(indicator, ctx, sentence):
+                return indicator, pattern
     return None
 
 
@@ -506,6 +567,12 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     doc.town = document_town(doc, towns)
     reg_refs = region_refs(doc.view, places, doc.region_code, towns, doc.town)
     yr_refs = own_times(time_refs(doc.view, doc.ref_year, doc.ref_month), qs, doc.view)
+    free_years = [r for r in yr_refs if r.bound == -1]  # years of any figure; the others of one figure each
+    modern_years = [r for r in free_years if r.year >= FIRST_YEAR]
+    bound_years: dict[int, list[Ref]] = {}
+    for r in yr_refs:
+        if r.bound != -1:
+            bound_years.setdefault(r.bound, []).append(r)
     paragraphs = spans(doc.view, "\n")  # they tile the text: a figure's is the last starting before it
     paragraph_starts = [lo for lo, _ in paragraphs]
     facts: list[dict[str, Any]] = []
@@ -529,7 +596,10 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         )
         if found is None and (opens_subset or _SUBSET.search(_ASIDE.sub("", since_prev)) or listed):
             before = last_in_sentence.get(previous_sentence(doc, s_lo), []) if opens_subset else []
-            for prior, code in reversed(before + last_in_sentence.get(ctx.sentence, [])):
+            lo, hi = _total_span(doc.view, qs, s_lo, m.start)
+            in_span = [(p, c) for p, c in last_in_sentence.get(ctx.sentence, []) if lo <= p.start < hi]
+            priors = before + in_span
+            for prior, code in reversed(priors):
                 if m.unit_class in catalog.unit_classes(code) and not excluded(code, ctx, sentence):
                     found = (code, f"subset of {prior.surface}")
                     break
@@ -539,10 +609,11 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
         named, town = figure_region(doc, reg_refs, m.start, s_lo, p_lo)
         region_code = _recipient(found[0], named, doc.region_code)
         town = town if region_code == named else ""
-        free = [r for r in yr_refs if r.bound in (-1, m.start)]
+        own_years = bound_years.get(m.start)
+        free = sorted(free_years + own_years, key=_start) if own_years else free_years
         year_ref = nearest_before(free, s_lo, m.start)
         if year_ref is None:  # an earlier sentence's year, unless it is history (1978年…一度…)
-            year_ref = nearest_before([r for r in free if r.year >= FIRST_YEAR], p_lo, s_lo)
+            year_ref = nearest_before(modern_years, p_lo, s_lo)
         year = year_ref.year if year_ref else doc.default_year
         fact = _fact(doc, m, found, (region_code, town), year, ctx.sentence)
         if fact["fact_id"] in seen:

@@ -186,9 +186,12 @@ def _bounded(text: str, i: int) -> bool:
     return before_ok and _AFTER_SHORT.match(text, i + 2) is None
 
 
+_BELOW_COUNTY = ("乡", "镇", "村", "苏木", "街道")  # a short name before these names a town (库伦苏木)
+
+
 def find_region_names(text: str, *, in_titles: bool = False) -> list[RegionMatch]:
     """Every full or short region name in `text`, the longest at each position, left to right, skipping
-    book titles 《…》 unless `in_titles`. A short name right before 乡/镇/村 names that town or village."""
+    book titles 《…》 unless `in_titles`. A short name right before 乡/镇/村/苏木 names that town or village."""
     index, titles, out = _name_index(), [] if in_titles else book_titles(text), []
     starts, by_bigram = _by_bigram()
     resume = 0
@@ -199,7 +202,7 @@ def find_region_names(text: str, *, in_titles: bool = False) -> list[RegionMatch
         for name in by_bigram.get(text[i : i + 2], ()):
             if text.startswith(name, i) and (len(name) > 2 or name[1] != "县" or _bounded(text, i)):
                 codes, is_alias = index[name]
-                if is_alias and text[i + len(name) : i + len(name) + 1] in ("乡", "镇", "村"):
+                if is_alias and text.startswith(_BELOW_COUNTY, i + len(name)):
                     break
                 out.append(RegionMatch(i, i + len(name), name, codes, is_alias))
                 resume = i + len(name)
@@ -347,8 +350,9 @@ _TOWN = re.compile(
 _OPENS = re.compile(
     r"(?:^|(?<=[\n。！？；;]))\s*(?:[一二三四五六七八九十]+、|\d+[.、．]|[（(][一二三四五六七八九十\d]+[)）])?\s*"
 )
+_OPENING_TOWN = re.compile(f"{_OPENS.pattern}(?P<town>{_TOWN.pattern})")
 _TOWN_FOLLOW = re.compile(
-    r"[\d，,：:（(]|今年|本月|上月|近日|全力|积极|扎实|持续|坚持|聚焦|召开|开展|通过|共有|累计|现有"
+    r"[\d，,：:（(]|今年|本月|上月|近日|全力|积极|扎实|持续|坚持|聚焦|召开|开展|通过|共有|累计|现有|下辖|位于|地处"
 )
 GENERIC_TOWNS = frozenset(
     [
@@ -387,17 +391,20 @@ GENERIC_TOWNS = frozenset(
 
 def find_towns(text: str, places: list[RegionMatch]) -> list[Town]:
     """Towns, townships and subdistricts a text names with certainty: right after their county (大姚县新街镇),
-    or opening a sentence or numbered item as its subject (一、新街镇1月…)."""
+    opening the text (a town's report titled 新街镇…工作总结), or opening a sentence or numbered item as its
+    subject (一、新街镇1月…)."""
     gaz, found = gazetteer(), {}
+    head = _TOWN.match(text, len(text) - len(text.lstrip()))
+    if head:
+        found[head.start()] = Town(head.start(), head.end(), head.group(0), None)
     for p in places:
         if len(p.codes) == 1 and gaz[p.codes[0]].level == "county":
             m = _TOWN.match(text, p.end)
             if m:
                 found[m.start()] = Town(m.start(), m.end(), m.group(0), p.codes[0])
-    for o in _OPENS.finditer(text):
-        m = _TOWN.match(text, o.end())
-        if m and m.start() not in found and _TOWN_FOLLOW.match(text, m.end()):
-            found[m.start()] = Town(m.start(), m.end(), m.group(0), None)
+    for o in _OPENING_TOWN.finditer(text):
+        if o.start("town") not in found and _TOWN_FOLLOW.match(text, o.end()):
+            found[o.start("town")] = Town(o.start("town"), o.end(), o.group("town"), None)
     return [
         t
         for _, t in sorted(found.items())

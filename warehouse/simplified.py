@@ -8,6 +8,7 @@ the length is converted character by character instead.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import opencc
@@ -22,9 +23,18 @@ def _convert(text: str) -> str:
     return str(converter.convert(text))
 
 
+# Variant forms OpenCC's t2s leaves as they are (陜西 for 陕西 on Taiwanese and converter pages), one for one.
+_VARIANTS = dict(zip("陜衞淸靑鄕郷槪偸", "陕卫清青乡乡概偷", strict=True))
+_VARIANT = re.compile(f"[{''.join(_VARIANTS)}]")
+
+
+def _fold_variants(text: str) -> str:
+    return _VARIANT.sub(lambda m: _VARIANTS[m.group()], text) if _VARIANT.search(text) else text
+
+
 def to_simplified(text: str) -> str:
     """`text` in simplified characters, with exactly its length (an offset into one is one into the other)."""
-    out = _convert(text)
+    out = _fold_variants(_convert(text))
     if len(out) == len(text):
         return out
     lines = []
@@ -33,4 +43,4 @@ def to_simplified(text: str) -> str:
         if len(converted) != len(line):
             converted = "".join(c if len(c := _convert(ch)) == 1 else ch for ch in line)
         lines.append(converted)
-    return "\n".join(lines)
+    return _fold_variants("\n".join(lines))
