@@ -29,6 +29,7 @@ from prefect.tasks import exponential_backoff
 from flows.server import FLAGGED, crash_orphaned_children
 from warehouse import ingest, ledger, pipeline, snapshot
 from warehouse.pipeline import AuditFailed, Batch
+from warehouse.results import PartitionResult
 from warehouse.settings import Settings, warehouse_name
 
 P = ParamSpec("P")
@@ -91,7 +92,7 @@ def artifact_key(kind: str, root: str | Path, day: date | None = None) -> str:
 
 
 @io_task("audit-publish", timeout_seconds=900)
-def publish_task(batch: Batch, root: str) -> dict[str, Any]:
+def publish_task(batch: Batch, root: str) -> PartitionResult:
     """Write-audit-publish (and the ledger record); the audit becomes a Markdown artifact whether it passed
     or not."""
     key = artifact_key("audit", root, batch.arrival_date)
@@ -105,7 +106,7 @@ def publish_task(batch: Batch, root: str) -> dict[str, Any]:
     create_markdown_artifact(
         pipeline.audit_markdown(summary), key=key, description=f"audit: {summary.status}"
     )
-    return summary.as_dict()
+    return summary
 
 
 def _run_date() -> date:
@@ -127,12 +128,13 @@ def snapshot_task(root: str) -> dict[str, Any] | None:
     return snapshot.publish_if_stale(Path(root))
 
 
-def final_state(summary: dict[str, Any]) -> State:
-    """Completed for a published partition; Completed named `Flagged`, warnings as the message, for a
-    partition published with warnings (seen in the UI without opening the artifact)."""
-    if summary["status"] == "flagged":
-        return Completed(name=FLAGGED, message="; ".join(summary["reasons"])[:2000], data=summary)
-    return Completed(message=f"partition {summary['arrival_date']}: {summary['status']}", data=summary)
+def final_state(result: PartitionResult) -> State:
+    """Completed for a published or empty partition; Completed named `Flagged`, warnings as the message,
+    for a partition published with warnings (seen in the UI without opening the artifact)."""
+    if result.status == "flagged":
+        return Completed(name=FLAGGED, message="; ".join(result.reasons)[:2000], data=result)
+    message = "no arrivals" if result.status == "empty" else result.status
+    return Completed(message=f"partition {result.arrival_date}: {message}", data=result)
 
 
 @flow(name="warehouse-partition", flow_run_name=_partition_run_name)
@@ -153,32 +155,25 @@ def partition_flow(
     paths = [Path(f) for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
-    if not paths:
-        ledger.record_empty(dst, day, run_id)
-        get_run_logger().info("partition %s: no arrivals", day)
-        if publish_snapshot:
-            snapshot_task(str(dst))  # still rebuilt if an earlier run published and then crashed
-        return Completed(message=f"partition {day}: no arrivals", data=_empty_summary(day))
     try:
-        batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
-        batch = validate_task(extract_task(clean_task(batch), str(dst)))
-        summary = publish_task(batch, str(dst))
+        if paths:
+            batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
+            batch = validate_task(extract_task(clean_task(batch), str(dst)))
+            result = publish_task(batch, str(dst))
+        else:
+            result = pipeline.empty_result(dst, day, run_id)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         ledger.record_failure(dst, day, message, run_id, seconds=time.perf_counter() - started)
         raise
-    get_run_logger().info("partition %s: %s", day, summary["status"])
+    get_run_logger().info("partition %s: %s", day, result.status)
     if publish_snapshot:
-        snapshot_task(str(dst))
-    return final_state(summary)
-
-
-def _empty_summary(day: date) -> dict[str, Any]:
-    return {"arrival_date": day.isoformat(), "status": "empty", "documents": 0, "facts": 0, "quarantined": 0}
+        snapshot_task(str(dst))  # an empty date too: rebuilt if an earlier run published and then crashed
+    return final_state(result)
 
 
 @flow(name="warehouse-run")
-def run_flow(source: str, root: str, default_date: date | None = None) -> list[dict[str, Any]]:
+def run_flow(source: str, root: str, default_date: date | None = None) -> list[PartitionResult]:
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
     ledger.recover(Path(root))
@@ -188,7 +183,7 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[d
     for day, files in sorted(parts.items()):
         state = partition_flow(day, source, root, [str(p) for p in files], False, return_state=True)
         if state.is_completed():
-            summaries.append(cast(dict[str, Any], state.result()))
+            summaries.append(cast(PartitionResult, state.result()))
         else:
             failed.append(f"{day}: {state.message}")
     snapshot_task(root)  # what was published, failed partitions or not

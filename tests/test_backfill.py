@@ -92,7 +92,7 @@ def test_partition_flow_without_parameters_takes_yesterday_in_shanghai(prefect_s
     monkeypatch.setenv("WAREHOUSE_SOURCE", str(SAMPLE))
     summary = partition_flow()
     expected = ledger.default_arrival_date(datetime.now(UTC))
-    assert summary["arrival_date"] == expected.isoformat() and summary["status"] == "empty"
+    assert summary.arrival_date == expected.isoformat() and summary.status == "empty"
     assert ledger.read_ledger(tmp_path)[expected].status == "empty"
 
 

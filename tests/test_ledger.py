@@ -9,6 +9,7 @@ import pytest
 from conftest import SAMPLE
 
 from warehouse import EXTRACTOR_VERSION, cache, ingest, ledger, pipeline
+from warehouse.results import PartitionResult
 
 D1, D3 = date(2022, 2, 9), date(2022, 2, 11)
 
@@ -26,8 +27,8 @@ def _record(root, files, landing, status):
     if status == "failed":
         ledger.record_failure(root, D1, "boom")
         return
-    summary = {"arrival_date": D1.isoformat(), "status": status}
-    ledger.write_record(root, ledger.published_record(summary, ledger.input_hash(files, landing), 1.0))
+    result = PartitionResult(D1.isoformat(), "test", status)
+    ledger.write_record(root, ledger.published_record(result, ledger.input_hash(files, landing), 1.0))
 
 
 def test_plan_runs_dates_with_arrivals_and_records_gaps_as_empty(landing, tmp_path):

@@ -85,26 +85,23 @@ def run(
     except Exception as exc:  # the flow names every failed partition; published ones stay published
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    totals = {k: sum(int(s[k]) for s in summaries) for k in ("documents", "mentions", "facts", "quarantined")}
     typer.echo(f"partitions: {len(summaries)}  root: {root}")
     for s in summaries:
         typer.echo(
-            f"  {s['arrival_date']}: {s['status']} documents={s['documents']} mentions={s['mentions']} "
-            f"facts={s['facts']} quarantined={s['quarantined']}"
+            f"  {s.arrival_date}: {s.status} documents={s.documents} mentions={s.mentions} "
+            f"facts={s.facts} quarantined={s.quarantined}"
         )
-        for reason in s["reasons"]:
+        for reason in s.reasons:
             typer.echo(f"    - {reason}")
-    typer.echo(
-        f"documents: {totals['documents']}\nmentions: {totals['mentions']}\n"
-        f"facts: {totals['facts']}\nquarantined: {totals['quarantined']}"
-    )
+    for name in ("documents", "mentions", "facts", "quarantined"):
+        typer.echo(f"{name}: {sum(getattr(s, name) for s in summaries)}")
     from warehouse import read
 
     manifest = read.manifest(root)
     typer.echo(
         f"snapshot: {manifest['snapshot']} (indicator_panel {manifest['rows']['indicator_panel']} rows)"
     )
-    docs = next((s["quality_docs"] for s in reversed(summaries) if s["quality_docs"]), None)
+    docs = next((s.quality_docs for s in reversed(summaries) if s.quality_docs), None)
     if docs:
         typer.echo(f"data docs: {docs}")
 

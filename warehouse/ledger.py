@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from warehouse import EXTRACTOR_VERSION, ingest, storage
+from warehouse.results import PartitionResult
 
 LEDGER = "_ledger"
 DONE = ("published", "flagged", "empty")  # statuses that count as finished
@@ -197,19 +198,19 @@ def record_empty(root: Path, arrival_date: date, run_id: str = "") -> bool:
     return True
 
 
-def published_record(summary: dict[str, Any], input_hash: str, seconds: float) -> PartitionRecord:
+def published_record(result: PartitionResult, input_hash: str, seconds: float) -> PartitionRecord:
     """The record of an audited partition (status published or flagged) about to be published."""
     return PartitionRecord(
-        arrival_date=summary["arrival_date"],
-        status=summary["status"],
+        arrival_date=result.arrival_date,
+        status=result.status,
         input_hash=input_hash,
         extractor_version=EXTRACTOR_VERSION,
-        documents=int(summary.get("documents", 0)),
-        facts=int(summary.get("facts", 0)),
-        quarantined=int(summary.get("quarantined", 0)),
-        run_id=str(summary.get("run_id", "")),
+        documents=result.documents,
+        facts=result.facts,
+        quarantined=result.quarantined,
+        run_id=result.run_id,
         seconds=round(seconds, 2),
-        message="; ".join(summary.get("reasons", [])),
+        message="; ".join(result.reasons),
     )
 
 

@@ -12,15 +12,16 @@ import json
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import polars as pl
 
 from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
 from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, ledger, storage, validate
+from warehouse.results import PartitionResult
 
 TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
 
@@ -67,7 +68,7 @@ class Audit:
     """What the audit of one partition found. `status`: published, flagged (published with warnings) or
     failed (nothing published; the staged files are kept for inspection)."""
 
-    status: str
+    status: Literal["published", "flagged", "failed"]
     blocking: list[str]
     warnings: list[str]
     rows_in: dict[str, int]
@@ -76,28 +77,16 @@ class Audit:
     quality_docs: str | None = None
 
 
-@dataclass
-class Summary:
-    arrival_date: str
-    run_id: str
-    status: str
-    documents: int
-    mentions: int
-    facts: int
-    quarantined: int
-    rows_in: dict[str, int]  # rows per table before validation
-    reasons: list[str]
-    quarantined_by_reason: dict[str, int]
-    quality_docs: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def empty_result(root: Path, arrival_date: date, run_id: str) -> PartitionResult:
+    """A date without arrivals: its ledger record (left as it is when already empty) and the result."""
+    ledger.record_empty(root, arrival_date, run_id)
+    return PartitionResult(arrival_date.isoformat(), run_id, "empty")
 
 
 class AuditFailed(RuntimeError):
     """A partition failed its audit; the previously published partition is untouched."""
 
-    def __init__(self, summary: Summary, staging: Path) -> None:
+    def __init__(self, summary: PartitionResult, staging: Path) -> None:
         self.summary, self.staging = summary, staging
         super().__init__(
             f"partition {summary.arrival_date} failed its audit: {'; '.join(summary.reasons)} "
@@ -171,7 +160,7 @@ def validate_step(batch: Batch) -> Batch:
     return batch
 
 
-def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
+def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> PartitionResult:
     """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails. Publishing
     and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
     # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
@@ -189,13 +178,13 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Summary:
     if audit.status == "failed":
         _record_run(root, summary)
         raise AuditFailed(summary, staging)
-    record = ledger.published_record(summary.as_dict(), batch.input_hash, time.time() - batch.started)
+    record = ledger.published_record(summary, batch.input_hash, time.time() - batch.started)
     ledger.publish(root, record, staging)
     _record_run(root, summary)
     return summary
 
 
-def audit_markdown(summary: Summary) -> str:
+def audit_markdown(summary: PartitionResult) -> str:
     """The audit of one partition run as Markdown (the Prefect artifact and the CLI report)."""
     lines = [
         f"# Audit of partition {summary.arrival_date}: {summary.status}",
@@ -293,8 +282,8 @@ def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
     return out
 
 
-def _summary(batch: Batch, audit: Audit) -> Summary:
-    return Summary(
+def _summary(batch: Batch, audit: Audit) -> PartitionResult:
+    return PartitionResult(
         arrival_date=batch.arrival_date.isoformat(),
         run_id=batch.run_id,
         status=audit.status,
@@ -303,13 +292,13 @@ def _summary(batch: Batch, audit: Audit) -> Summary:
         facts=audit.published.get("curated/indicators", 0),
         quarantined=sum(audit.quarantined_by_reason.values()),
         rows_in=audit.rows_in,
-        reasons=audit.blocking or audit.warnings,
+        reasons=tuple(audit.blocking or audit.warnings),
         quarantined_by_reason=audit.quarantined_by_reason,
         quality_docs=audit.quality_docs,
     )
 
 
-def _record_run(root: Path, summary: Summary) -> None:
+def _record_run(root: Path, summary: PartitionResult) -> None:
     """Append the partition run to ``<root>/_audit/runs.jsonl`` (the audit trail, failed runs included)."""
     folder = Path(root) / storage.AUDIT
     folder.mkdir(parents=True, exist_ok=True)
@@ -323,7 +312,9 @@ def _record_run(root: Path, summary: Summary) -> None:
 
 def run_partition(
     files: list[Path], arrival_date: date, source: Path, root: Path, run_id: str, *, quality: bool = True
-) -> Summary:
-    """All steps of one partition without Prefect."""
+) -> PartitionResult:
+    """All steps of one partition without Prefect (a date without files is an empty result)."""
+    if not files:
+        return empty_result(root, arrival_date, run_id)
     batch = ingest_step(files, arrival_date, source, run_id)
     return publish_step(validate_step(extract_step(stage_step(batch), root)), root, quality=quality)
