@@ -1,8 +1,10 @@
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warehouse.numbers import find_mentions, parse_chinese_number
+from warehouse.numbers import FACT_CLASSES, MULTIPLIERS, UNIT_CLASSES, find_mentions, parse_chinese_number
 
 
 @pytest.mark.parametrize(
@@ -138,3 +140,21 @@ def test_baifenzhi_is_a_percent(text, surface, value):
     (m,) = find_mentions(text)
     assert (m.surface, m.value, m.unit_class) == (surface, value, "percent")
     assert text[m.start : m.end] == m.surface
+
+
+@given(
+    st.integers(min_value=0, max_value=99_999),
+    st.integers(min_value=0, max_value=9999),
+    st.sampled_from(["", "千", "万", "百万", "千万", "亿", "万亿"]),
+    st.sampled_from(
+        [u for u in UNIT_CLASSES if UNIT_CLASSES[u] in FACT_CLASSES and UNIT_CLASSES[u] != "percent"]
+    ),
+)
+def test_values_are_exact_decimals_for_every_unit_and_multiplier(whole, fraction, mult, unit):
+    """78.32万人 is 783200 people, never 783199.9999999999: the multiplication is done in decimal."""
+    written = f"{whole}.{fraction:04d}".rstrip("0").rstrip(".")
+    (m,) = find_mentions(f"共{written}{mult}{unit}。")
+    exact = Decimal(written) * Decimal(int(MULTIPLIERS[mult])) if mult else Decimal(written)
+    assert m.value == float(exact)
+    if exact == exact.to_integral_value():
+        assert m.value == int(exact)  # a whole count is a whole float

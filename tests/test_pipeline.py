@@ -1,6 +1,7 @@
 """The bundled sample end to end through the library (no Prefect)."""
 
 from datetime import date
+from decimal import Decimal
 
 import polars as pl
 from conftest import DEV_GOLD, SAMPLE
@@ -71,3 +72,15 @@ def test_bad_documents_are_quarantined_and_the_run_goes_on(tmp_path):
     assert reasons["empty.txt"].startswith("empty") or reasons["empty.txt"].startswith("not a report")
     raw = storage.read_table(root, "raw", "documents")
     assert raw.height == 4 and isinstance(raw, pl.DataFrame)
+
+
+def test_counts_are_whole_and_amounts_exact_to_the_fen(sample_facts):
+    """78.32万人 is stored as 783200, 17.69亿元 as 1769000000 (not 783199.9999999999, 1769000000.0000002)."""
+    for f in sample_facts.iter_rows(named=True):
+        if f["unit"] in ("person", "household", "village", "county", "post"):
+            assert f["value"] == int(f["value"]), f
+        elif f["unit"] == "CNY":
+            written = Decimal(repr(f["value"]))  # the shortest decimal that reads back as the stored float
+            assert written == written.quantize(Decimal("0.01")), f
+    values = set(sample_facts["value"].to_list())
+    assert {783200.0, 1769000000.0} <= values

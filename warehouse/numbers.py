@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 CN_DIGITS = {
     "零": 0,
@@ -134,8 +135,12 @@ class Mention:
 
 
 def base_value(number: float, multiplier: float, unit_class: str | None) -> float:
-    """The value in the base unit: percentages stay as written, everything else takes its multiplier."""
-    return number if unit_class == "percent" else number * multiplier
+    """The value in the base unit: percentages stay as written, everything else takes its multiplier,
+    multiplied in decimal from the number as written, so 78.32万 is exactly 783200 and 17.69亿 exactly
+    1769000000 (binary floating point gives 783199.9999999999 and 1769000000.0000002)."""
+    if unit_class == "percent":
+        return number
+    return float(Decimal(repr(number)) * Decimal(repr(multiplier)))
 
 
 def parse_chinese_number(text: str) -> float:
@@ -147,8 +152,8 @@ def parse_chinese_number(text: str) -> float:
             break
     if "点" in text:
         whole, frac = text.split("点", 1)
-        digits = "".join(str(CN_DIGITS[c]) for c in frac if c in CN_DIGITS)
-        return (_cn_integer(whole) + (float("0." + digits) if digits else 0.0)) * mult
+        digits = "".join(str(CN_DIGITS[c]) for c in frac if c in CN_DIGITS) or "0"
+        return float((int(_cn_integer(whole)) + Decimal("0." + digits)) * Decimal(repr(mult)))
     return _cn_integer(text) * mult
 
 
