@@ -1,5 +1,7 @@
 """Command-line conventions: tables for results, files on request, exit codes (0 ok, 1 failed, 2 bad use)."""
 
+import json
+
 import polars as pl
 from typer.testing import CliRunner
 
@@ -28,6 +30,43 @@ def test_sql_errors_have_exit_codes(sample_run, tmp_path):
         ).exit_code
         == 2
     )
+
+
+def test_sql_csv_export_writes_nested_columns_as_json(sample_run, tmp_path):
+    out = tmp_path / "panel.csv"
+    done = runner.invoke(
+        app, ["sql", "SELECT * FROM indicator_panel", "--root", str(sample_run), "-o", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    panel = pl.read_csv(out)
+    nested = [c for c, t in pl.read_parquet_schema(_panel_file(sample_run)).items() if t.is_nested()]
+    assert nested, "the panel has list columns"
+    for column in nested:
+        assert all(isinstance(json.loads(v), list) for v in panel[column].drop_nulls())
+
+
+def _panel_file(root):
+    from warehouse import read
+
+    return read._join(root, read.manifest(root)["tables"]["indicator_panel"][0])
+
+
+def test_usage_errors_are_one_line_and_exit_2_before_any_work(sample_run, tmp_path):
+    missing = tmp_path / "no-such-folder" / "panel.csv"
+    done = runner.invoke(app, ["sql", "SELECT 1", "--root", str(sample_run), "-o", str(missing)])
+    assert done.exit_code == 2 and done.output.strip().splitlines() == [
+        f"error: --output folder {missing.parent} does not exist"
+    ]
+    assert not missing.parent.exists()
+
+
+def test_the_indicator_catalog_is_a_view_and_a_table(sample_run):
+    from warehouse import read, sql
+
+    got = sql.query(sample_run, "SELECT code, unit FROM catalog WHERE name_zh = '衔接资金'")
+    assert got.rows() == [("bridging_funds", "CNY")]
+    catalog = read.catalog_table().collect()
+    assert catalog.height == 32 and {"code", "name_zh", "unit", "definition"} <= set(catalog.columns)
 
 
 def test_backfill_dry_run_lists_what_would_run_and_why(tmp_path):

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, MutableMapping
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -166,6 +166,12 @@ def backfill(
         raise typer.Exit(1)
 
 
+def _fail(message: str) -> NoReturn:
+    """A usage error: one `error:` line on stderr and exit status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
     """Rows as a rich table on stdout (plain text when not a terminal)."""
     from rich.console import Console
@@ -236,22 +242,22 @@ def sql(
     from warehouse import sql as warehouse_sql
 
     root = root or Settings.from_env().root
+    if output is not None and output.suffix not in (".csv", ".parquet"):
+        _fail("--output must end in .csv or .parquet")
+    if output is not None and not output.parent.is_dir():
+        _fail(f"--output folder {output.parent} does not exist")
     try:
         result = warehouse_sql.query(root, statement)
     except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     except duckdb.Error as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     if output is not None:
         if output.suffix == ".csv":
-            result.write_csv(output)
-        elif output.suffix == ".parquet":
-            result.write_parquet(output)
+            warehouse_sql.write_csv(result, output)
         else:
-            typer.echo("error: --output must end in .csv or .parquet", err=True)
-            raise typer.Exit(2)
+            result.write_parquet(output)
         typer.echo(f"{result.height} rows written to {output}")
         return
     _print_table(

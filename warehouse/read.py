@@ -12,12 +12,13 @@ come from one snapshot even while a run is publishing the next.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from warehouse import regions
+from warehouse import catalog, regions
 
 TABLES = ("indicators", "indicator_panel", "regions", "documents")
 
@@ -79,6 +80,12 @@ def regions_table(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
 def documents(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:
     """curated/documents: title, publisher, dates, file and region of each source document."""
     return table("documents", root, **filters)
+
+
+def catalog_table() -> pl.LazyFrame:
+    """The indicator catalog: code, Chinese name, unit, definition, typical cues and what does not count
+    (project data, the same for every snapshot; SQL view `catalog`)."""
+    return pl.LazyFrame([asdict(i) for i in catalog.indicators().values()])
 
 
 def descendants(region: str) -> set[str]:
