@@ -556,3 +556,57 @@ def test_a_report_in_a_towns_voice_names_its_town_most_often():
     )
     facts = facts_of(body, region=None, title="工作情况汇报")
     assert {(f["region_name"], f["region_level"]) for f in facts} == {("石门镇", "town")}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "全镇共有脱贫户900户2800人，监测户70户190人。",
+            [
+                ("monitored_households_total", 70),
+                ("monitored_population_total", 190),
+            ],
+        ),
+        ("全年新增监测对象35户96人。", [("monitored_households_new", 35), ("monitored_population_new", 96)]),
+        ("全县脱贫劳动力务工总数6.2万人。", [("employed_poverty_labor", 62000)]),
+        ("全年实现消费帮扶4.6亿元。", [("consumption_assistance_sales", 4.6e8)]),
+        ("监测对象风险消除率达71.5%。", [("risk_elimination_rate", 71.5)]),
+        ("52.3%的监测对象已消除返贫风险。", [("risk_elimination_rate", 52.3)]),
+        ("选派1200名年轻干部到村担任党组织第一书记。", [("first_secretaries", 1200)]),
+        ("东西部扶贫协作累计到位资金12.3亿元。", [("east_west_cooperation_funds", 1.23e9)]),
+        ("累计实现42.1万建档立卡农村贫困人口脱贫。", [("poverty_exit_population", 421000)]),
+    ],
+)
+def test_stock_labels_new_monitoring_rates_and_cooperation_funds(body, expected):
+    assert pairs(body) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "今年要再实现8万贫困人口脱贫、200个贫困村退出。",  # 要实现: a goal
+        "新增发放小额信贷1.1亿元，惠及脱贫户和监测户2600户。",  # beneficiaries, not the monitored stock
+        "其中未消除风险监测户40户120人。",  # the part still at risk
+    ],
+)
+def test_goals_beneficiaries_and_the_part_at_risk_are_not_stocks(body):
+    got = {(f["indicator"], f["value"]) for f in facts_of(body)}
+    assert not {i for i, _ in got} & {
+        "poverty_exit_population",
+        "poor_villages_exited",
+        "monitored_households_total",
+        "monitored_population_total",
+    }
+
+
+def test_a_group_broken_down_by_age_or_education_gives_no_facts():
+    body = "新选派第一书记800名。其中，45岁以下的有600人，本科以上学历的有700人，包括9名博士。"
+    assert pairs(body) == [("first_secretaries", 800)]
+
+
+def test_a_provincial_text_naming_only_its_stationed_units_speaks_for_that_province():
+    from warehouse import regions
+
+    body = "记者从区直中直驻桂单位动员会上获悉，我区新增派第一书记驻村。"
+    assert regions.document_region("", "", "", body, body) == "450000"

@@ -269,6 +269,23 @@ NATIONAL_WORDS = re.compile(
 
 
 _LOCAL_VOICE = re.compile(r"(?:我|本)(?:市|县|州|区|旗|盟|镇|乡)")  # a local report speaks of 我县, 本市
+_PROVINCIAL_VOICE = re.compile(r"(?:我|本|全)(?:省|区|市)")
+# The one-character abbreviations of provinces (GB/T 2260 简称), read only in 驻桂单位-style phrases.
+PROVINCE_ABBREVIATIONS = {
+    "京": "110000", "津": "120000", "冀": "130000", "晋": "140000", "蒙": "150000", "辽": "210000",
+    "吉": "220000", "黑": "230000", "沪": "310000", "苏": "320000", "浙": "330000", "皖": "340000",
+    "闽": "350000", "赣": "360000", "鲁": "370000", "豫": "410000", "鄂": "420000", "湘": "430000",
+    "粤": "440000", "桂": "450000", "琼": "460000", "渝": "500000", "川": "510000", "黔": "520000",
+    "滇": "530000", "藏": "540000", "陕": "610000", "陇": "620000", "青": "630000", "宁": "640000",
+    "新": "650000",
+}  # fmt: skip
+_STATIONED_IN = re.compile(f"驻([{''.join(PROVINCE_ABBREVIATIONS)}])(?:单位|机构|部队|企业)")
+
+
+def _stationed_province(body: str) -> str | None:
+    """A provincial text that names no place but its units 驻桂 (stationed in Guangxi): that province."""
+    found = {PROVINCE_ABBREVIATIONS[m.group(1)] for m in _STATIONED_IN.finditer(body)}
+    return found.pop() if len(found) == 1 and _PROVINCIAL_VOICE.search(body) else None
 
 
 def _national_weight(title: str, opening: str, body: str) -> float:
@@ -309,7 +326,8 @@ def document_region(title: str, publisher: str, meta: str, opening: str, body: s
     text names most (the opening sentence counts double; documents cited 《…》 and site menus count half).
     Several places tied: their common parent (a list of districts is their city's report), or 全国 when
     they are provinces; national too when national words (全国, 国务院, 25个省份) outnumber every place.
-    Datelines and venues (…北京…电, 在兰州举行) are not subjects."""
+    Datelines and venues (…北京…电, 在兰州举行) are not subjects. A provincial text naming no place at all
+    speaks for the province its units are stationed in (区直中直驻桂单位)."""
     for text in (title, publisher):
         named = _codes_named(text)
         if named:
@@ -325,7 +343,7 @@ def document_region(title: str, publisher: str, meta: str, opening: str, body: s
         scores[code] += 0.5
     national = 0.0 if _LOCAL_VOICE.search(body) else _national_weight(title, opening, body)
     if not scores:
-        return NATIONAL if national else None
+        return NATIONAL if national else _stationed_province(body)
     top = max(scores.values())
     if national > top:
         return NATIONAL
