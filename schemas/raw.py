@@ -6,15 +6,19 @@ FORMATS = ["jekyll", "html", "docx", "portal_text", "word_text", "text", "unsupp
 
 
 class RawDocument(pa.DataFrameModel):
-    """raw/documents: one row per landed file, exactly as it arrived."""
+    """raw/documents: one row per landed file, exactly as it arrived. The same bytes under several names are
+    several rows with one doc_id (every arrival is kept); staged and curated hold the document once."""
 
     doc_id: pl.String = pa.Field(
-        str_matches=SHA256, unique=True, description="sha256 hex digest of the file's bytes"
+        str_matches=SHA256,
+        description="sha256 hex digest of the file's bytes (identical files share it)",
     )
     source_file: pl.String = pa.Field(
         str_length={"min_value": 1}, description="file name in the landing zone"
     )
-    source_path: pl.String = pa.Field(description="path relative to the landing zone root")
+    source_path: pl.String = pa.Field(
+        unique=True, description="path relative to the landing zone root (one row per landed file)"
+    )
     arrival_date: pl.Date = pa.Field(description="partition: the date folder the file arrived in")
     size_bytes: pl.Int64 = pa.Field(ge=0, description="file size in bytes")
     format: pl.String = pa.Field(

@@ -42,9 +42,10 @@ def _path(root: Path, doc_id: str, kind: str) -> Path:
 
 def store(root: Path, mentions: pl.DataFrame, facts: pl.DataFrame, doc_ids: list[str]) -> None:
     """Cache the extraction of each of `doc_ids` (documents with no mentions get empty entries)."""
-    for doc_id in doc_ids:
+    keys = {"mentions": "mention_id", "facts": "fact_id"}
+    for doc_id in dict.fromkeys(doc_ids):  # each document once, whatever the caller passes
         for kind, df in zip(KINDS, (mentions, facts), strict=True):
-            part = df.filter(pl.col("doc_id") == doc_id)
+            part = df.filter(pl.col("doc_id") == doc_id).unique(keys[kind], keep="first", maintain_order=True)
             storage.replace_atomically(_path(root, doc_id, kind), part.write_parquet)
 
 
@@ -57,7 +58,9 @@ def extract_with_cache(staged: pl.DataFrame, root: Path | None) -> tuple[pl.Data
     misses = staged.filter(~pl.col("doc_id").is_in(hit_ids))
     fresh_mentions, fresh_facts = extract.extract(misses)
     store(root, fresh_mentions, fresh_facts, misses["doc_id"].to_list())
-    stamps = staged.select("doc_id", "arrival_date", "source_file")
+    stamps = staged.select("doc_id", "arrival_date", "source_file").unique(
+        "doc_id", keep="last"
+    )  # no fan-out
     cached_mentions = [pl.read_parquet(_path(root, d, "mentions")) for d in hit_ids]
     cached_facts = [pl.read_parquet(_path(root, d, "facts")) for d in hit_ids]
     mentions = pl.concat([fresh_mentions, *_restamp(cached_mentions, stamps, extract.MENTION_SCHEMA)])

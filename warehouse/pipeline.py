@@ -101,11 +101,18 @@ def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str
 
 
 def stage_step(batch: Batch) -> Batch:
-    batch.staged, rejected = clean.stage_documents(batch.raw)
+    """Stage each document once: identical bytes that arrived under several names are one document, named
+    by its last arrival in path order (raw keeps every arrival)."""
+    batch.staged, rejected = clean.stage_documents(latest_arrivals(batch.raw))
     batch.quarantine = validate.quarantine_documents(
         rejected, run_id=batch.run_id, arrival_date=batch.arrival_date
     )
     return batch
+
+
+def latest_arrivals(raw: pl.DataFrame) -> pl.DataFrame:
+    """One raw row per doc_id: the last arrival (by arrival date, then path)."""
+    return raw.sort("arrival_date", "source_path").unique("doc_id", keep="last", maintain_order=True)
 
 
 def extract_step(batch: Batch, cache_root: Path | None = None) -> Batch:

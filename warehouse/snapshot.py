@@ -2,7 +2,9 @@
 
 A snapshot lives in ``<root>/curated/_snapshots/<id>/``: the four curated tables (`indicators` as hard links
 to the partition files of that moment, so a later run replacing a partition does not change it, plus
-`indicator_panel`, `regions`, `documents`). ``<root>/curated/_manifest.json`` is written last, atomically,
+`indicator_panel`, `regions`, `documents`). A document that arrived on several dates is one document in a
+snapshot: its facts and its row come from the latest arrival (partitions holding an earlier copy are copied
+without its facts instead of linked). ``<root>/curated/_manifest.json`` is written last, atomically,
 and names the current snapshot's files; readers (`warehouse.read`) follow it, so they always see one
 consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one.
 """
@@ -13,7 +15,7 @@ import json
 import os
 import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +174,9 @@ def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, A
         partitions = published_partitions(root)
     facts = storage.read_table(root, "curated", "indicators")
     staged = storage.read_table(root, "staged", "documents")
-    facts = facts if facts is not None else pl.DataFrame(schema=_facts_schema())
+    facts = latest_facts(facts) if facts is not None else pl.DataFrame(schema=_facts_schema())
     staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
+    staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
     region_dim = build_regions()
     tables = {
         "indicator_panel": build_panel(facts, staged_docs, region_dim),
@@ -185,14 +188,7 @@ def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, A
         SNAPSHOT_MODELS[name].validate(df, lazy=True)
     snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     folder = root / "curated" / SNAPSHOTS / snapshot_id
-    files: dict[str, list[str]] = {"indicators": []}
-    for part in sorted(
-        storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
-    ):
-        link = folder / "indicators" / part.parent.name / storage.PART_FILE
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.link(part, link)
-        files["indicators"].append(link.relative_to(root).as_posix())
+    files: dict[str, list[str]] = {"indicators": _indicator_files(root, folder, facts)}
     for name, df in tables.items():
         path = folder / f"{name}.parquet"
         df.write_parquet(path, compression="zstd")
@@ -208,6 +204,33 @@ def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, A
     _write_manifest(root, manifest)
     _prune(root, keep=KEEP)
     return manifest
+
+
+def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
+    """Each fact once: a document that arrived on several dates is read from its latest arrival (its
+    fact_ids are the same in every partition it arrived in)."""
+    return facts.sort("arrival_date").unique("fact_id", keep="last", maintain_order=True)
+
+
+def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame) -> list[str]:
+    """The snapshot's curated/indicators files, one per partition: a hard link to the published file, or,
+    for a partition holding facts of a document that arrived again later, a copy without them."""
+    kept = facts.group_by("arrival_date").agg(pl.len().alias("n"))
+    kept_by_day = {d.isoformat(): n for d, n in kept.iter_rows()}
+    out = []
+    for part in sorted(
+        storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
+    ):
+        day = part.parent.name.split("=", 1)[1]
+        target = folder / "indicators" / part.parent.name / storage.PART_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if pl.scan_parquet(part).select(pl.len()).collect().item() == kept_by_day.get(day, 0):
+            os.link(part, target)
+        else:
+            mine = facts.filter(pl.col("arrival_date") == date.fromisoformat(day)).drop("arrival_date")
+            mine.write_parquet(target, compression="zstd")
+        out.append(target.relative_to(root).as_posix())
+    return out
 
 
 def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
