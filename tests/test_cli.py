@@ -116,3 +116,33 @@ def test_server_commands_need_a_server(tmp_path):
             [sys.executable, "-m", "warehouse", command], capture_output=True, text=True, env=env, cwd=PROJECT
         )
         assert done.returncode == 2 and "PREFECT_API_URL" in done.stderr, done.stderr
+
+
+def test_usage_errors_name_the_problem_in_one_line(sample_run, tmp_path):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    cases = [
+        (
+            ["run", "--source", "sample/landing", "--root", str(tmp_path / "r"), "--date", "2022/01/01"],
+            "--date must be a date",
+        ),
+        (["run", "--source", "sample/landing", "--root", str(a_file)], "is a file, not a folder"),
+        (
+            ["backfill", "--start", "2022-02-09", "--end", "2022-02-10", "--root", str(a_file), "--dry-run"],
+            "is a file",
+        ),
+        (["backfill", "--start", "2022-2-9", "--end", "2022-02-10", "--dry-run"], "--start must be a date"),
+        (
+            ["evaluate", "--gold", str(tmp_path / "missing.jsonl"), "--root", str(sample_run)],
+            "does not exist",
+        ),
+        (["sql", "SELECT 1", "--root", str(a_file)], "is a file"),
+        (["report", "--root", str(a_file)], "is a file"),
+        (["report", "--root", str(sample_run), "--out", str(tmp_path / "no" / "r.html")], "does not exist"),
+    ]
+    for args, message in cases:
+        done = runner.invoke(app, args)
+        lines = done.output.strip().splitlines()
+        assert done.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, done.output)
+        assert message in lines[0], (args, lines)
+    assert not (tmp_path / "r").exists()  # nothing was started

@@ -34,6 +34,32 @@ def test_readme_cli_commands_parse():
         assert done.returncode == 0, done.stderr
 
 
+def test_readme_command_list_matches_the_cli_both_ways():
+    """The README's command block names every CLI command with exactly its options, and nothing else."""
+    import typer.main
+
+    from warehouse.cli import app
+
+    block = README.split("## Command line", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    documented = {}
+    for line in block.strip().splitlines():
+        command, *rest = line.removeprefix("python -m warehouse ").split(" ", 1)
+        documented[command] = set(re.findall(r"--[\w-]+", rest[0] if rest else ""))
+    cli = {
+        name: {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+        for name, cmd in typer.main.get_command(app).commands.items()
+    }
+    assert documented == cli
+
+
+def test_help_works_with_h_and_flags_look_like_flags():
+    for command in ("run", "backfill", "evaluate", "dictionary"):
+        done = subprocess.run(
+            [sys.executable, "-m", "warehouse", command, "-h"], capture_output=True, text=True, cwd=PROJECT
+        )
+        assert done.returncode == 0 and "Usage" in done.stdout and "<bool>" not in done.stdout, command
+
+
 def test_readme_layer_table_matches_the_models():
     from schemas import MODELS
 

@@ -15,7 +15,11 @@ from flows import server  # constants and set-up only: Prefect itself is importe
 from warehouse.settings import Settings
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Rural-revitalization indicator warehouse."
+    add_completion=False,
+    no_args_is_help=True,
+    help="Rural-revitalization indicator warehouse.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain help: flags read as flags (the rich layout shows them as <bool>)
 )
 
 SourceOption = Annotated[
@@ -66,17 +70,14 @@ def run(
     ] = None,
 ) -> None:
     """Run the Prefect flow over SOURCE and write raw/staged/curated/quarantine under ROOT."""
-    settings = Settings.from_env()
-    source = source or settings.source
-    root = root or settings.root
+    source, root = source or Settings.from_env().source, _root(root)
     if not source.is_dir():
-        typer.echo(f"error: landing zone {source} is not a folder", err=True)
-        raise typer.Exit(2)
+        _fail(f"landing zone {source} is not a folder")
+    default_date = _date(date_, "--date") if date_ else None
     prefect_environment()
     from flows.partition import run_flow  # Prefect is imported only for runs
     from warehouse import ingest
 
-    default_date = date.fromisoformat(date_) if date_ else None
     try:
         dates = list(ingest.discover_partitions(source, default_date or date.today()))
         summaries = _with_progress(
@@ -121,14 +122,12 @@ def backfill(
     """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
     from warehouse import ledger
 
-    settings = Settings.from_env()
-    source, root = source or settings.source, root or settings.root
+    source, root = source or Settings.from_env().source, _root(root)
+    first, last = _date(start, "--start"), _date(end, "--end")
     try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
         items = ledger.plan(first, last, source, root, mode)
     except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     if dry_run:
         runs = [i for i in items if i.action == "run"]
         typer.echo(f"dry run: {len(runs)} of {len(items)} dates would run (mode {mode})")
@@ -170,6 +169,21 @@ def _fail(message: str) -> NoReturn:
     """A usage error: one `error:` line on stderr and exit status 2."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _date(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{flag} must be a date written YYYY-MM-DD, not {value!r}")
+
+
+def _root(root: Path | None) -> Path:
+    """The warehouse root (settings when not given); a root that is a file is a usage error."""
+    root = root or Settings.from_env().root
+    if root.exists() and not root.is_dir():
+        _fail(f"warehouse root {root} is a file, not a folder")
+    return root
 
 
 def _print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
@@ -241,7 +255,7 @@ def sql(
 
     from warehouse import sql as warehouse_sql
 
-    root = root or Settings.from_env().root
+    root = _root(root)
     if output is not None and output.suffix not in (".csv", ".parquet"):
         _fail("--output must end in .csv or .parquet")
     if output is not None and not output.parent.is_dir():
@@ -274,18 +288,19 @@ def report(
     """Write a static HTML report of the snapshot: a chart per indicator, values linked to their evidence."""
     from warehouse.report import build_report
 
-    root = root or Settings.from_env().root
+    root = _root(root)
+    if out is not None and not out.parent.is_dir():
+        _fail(f"--out folder {out.parent} does not exist")
     try:
         path = build_report(root, out)
     except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     typer.echo(f"report: {path}")
 
 
 @app.command()
 def evaluate(
-    gold: Annotated[Path, typer.Option(help="gold JSONL file (shape of shared/gold/dev.jsonl)")],
+    gold: Annotated[Path, typer.Option(help="gold JSONL file (shape of sample/gold/dev.jsonl)")],
     root: Annotated[
         Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
     ] = None,
@@ -294,16 +309,19 @@ def evaluate(
 ) -> None:
     """Score curated/indicators against GOLD: precision, recall, F1, region and year accuracy."""
     from warehouse import evaluate as ev
-    from warehouse import storage
+    from warehouse import snapshot, storage
 
-    root = root or Settings.from_env().root
+    root = _root(root)
+    if not gold.is_file():
+        _fail(f"gold file {gold} does not exist")
     facts = storage.read_table(root, "curated", "indicators")
     if facts is None:
-        typer.echo(
-            f"error: no curated/indicators under {root}; run `python -m warehouse run` first", err=True
-        )
-        raise typer.Exit(2)
-    result = ev.score_table(facts, ev.load_gold(gold))
+        _fail(f"no curated/indicators under {root}; run `python -m warehouse run` first")
+    try:
+        gold_rows = ev.load_gold(gold)
+    except (ValueError, json.JSONDecodeError) as exc:
+        _fail(f"gold file {gold}: {exc}")
+    result = ev.score_table(snapshot.latest_facts(facts), gold_rows)
     if as_json:
         typer.echo(json.dumps(result.summary()))
         return
