@@ -8,6 +8,7 @@ from warehouse.catalog import indicators, plausible_ranges
 
 REGION_LEVELS = ("country", "province", "city", "county", "town")
 UNITS = ["CNY", "person", "household", "village", "county", "post", "percent"]
+FACT_ROLES = ("value", "part", "range_low", "range_high", "change_start")
 
 
 class CuratedIndicator(pa.DataFrameModel):
@@ -58,6 +59,18 @@ class CuratedIndicator(pa.DataFrameModel):
     )
     range_role: pl.String = pa.Field(
         nullable=True, isin=["low", "high"], description="end of a stated range, else null"
+    )
+    role: pl.String = pa.Field(
+        isin=list(FACT_ROLES),
+        description="how the figure relates to the others of its document: value (a figure of its own, what "
+        "the panel chooses among); part (of another: a 其中 part, a category or breakdown, an allocation "
+        "earmarked 用于…, one of several values a sentence lists for one region and year); range_low / "
+        "range_high (an end of a stated range); change_start (A in 由A增加到B)",
+    )
+    part_of: pl.String = pa.Field(
+        nullable=True,
+        description="fact_id of the fact this one is a part, range end or change start of, when the document "
+        "states it as a fact; else null",
     )
     rule: pl.String = pa.Field(description="the cue rule that named the indicator")
     extractor_version: pl.String = pa.Field(description="version of the extraction rules")

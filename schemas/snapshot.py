@@ -27,14 +27,20 @@ class CuratedPanel(pa.DataFrameModel):
     )
     chosen_doc_id: pl.String = pa.Field(str_matches=SHA256, description="its source document")
     rule: pl.String = pa.Field(
-        description="why this fact was chosen: exact before approximate, then the most recent publication, then "
-        "the most specific source (the region's own report), then the largest value, then the smallest fact_id"
+        description='why this fact was chosen: a value of its own before parts ("parts only" when the scope '
+        "has none), exact before approximate, then the most recent publication, then the most specific source "
+        "(the region's own report), then the largest value, then the smallest fact_id"
     )
     sources: pl.Int64 = pa.Field(
         ge=1, description="number of documents reporting this region, year and indicator"
     )
     conflicting_values: pl.List(pl.Float64) = pa.Field(  # type: ignore[valid-type]
-        description="other values reported for the same key (empty when all sources agree)"
+        description="other values reported for the same scope, sorted: facts of role value that disagree "
+        "with the chosen one (different sources, or one source giving two values); parts, range ends and "
+        "change starts are not conflicts, nor an approximate figure beside an exact one; empty when none"
+    )
+    conflicting_fact_ids: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="the facts that give conflicting_values (their evidence is in indicators)"
     )
     fact_ids: pl.List(pl.String) = pa.Field(description="every fact behind the row")  # type: ignore[valid-type]
 

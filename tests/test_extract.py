@@ -610,3 +610,35 @@ def test_a_provincial_text_naming_only_its_stationed_units_speaks_for_that_provi
 
     body = "记者从区直中直驻桂单位动员会上获悉，我区新增派第一书记驻村。"
     assert regions.document_region("", "", "", body, body) == "450000"
+
+
+def roles(body: str, **kw) -> dict[float, tuple[str, float | None]]:
+    """value → (role, value of the fact it belongs to)."""
+    got = facts_of(body, **kw)
+    by_id = {f["fact_id"]: f["value"] for f in got}
+    return {f["value"]: (f["role"], by_id.get(f["part_of"])) for f in got}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("贫困户人均纯收入由3100元增加到9400元。", {3100: ("change_start", 9400), 9400: ("value", None)}),
+        (
+            "全县投入衔接资金5亿元，其中中央衔接资金3亿元。",
+            {5e8: ("value", None), 3e8: ("part", 5e8)},
+        ),
+        (
+            "监测对象90户300人（脱贫不稳定户40户120人）。",
+            {90: ("value", None), 300: ("value", None), 40: ("part", 90), 120: ("part", 300)},
+        ),
+        (
+            "县级网格30人、乡镇网格200人、村级网格1800人。",
+            {30: ("part", None), 200: ("part", None), 1800: ("part", None)},
+        ),
+        ("统筹衔接资金8000万元主要用于产业项目。", {8e7: ("part", None)}),
+        ("新增小额信贷2000-3000万元。", {2e7: ("range_low", 3e7), 3e7: ("range_high", 2e7)}),
+        ("全年减贫1200人。", {1200: ("value", None)}),
+    ],
+)
+def test_fact_roles_say_how_a_figure_relates_to_the_others(body, expected):
+    assert roles(body) == expected

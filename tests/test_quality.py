@@ -68,6 +68,8 @@ def facts(
                 "mention": mention,
                 "approximate": (n - i) <= round(n * approximate),
                 "range_role": None,
+                "role": "value",
+                "part_of": None,
                 "rule": "r",
                 "extractor_version": "v",
             }

@@ -186,11 +186,18 @@ def _panel_rows(regions: int) -> pl.DataFrame:
             "rule": "exact",
             "sources": 1,
             "conflicting_values": [],
+            "conflicting_fact_ids": [],
         }
         for i in range(regions)
         for year in ((2021, 2022) if i < 8 else (2022,))
     ]
-    return pl.DataFrame(rows, schema_overrides={"conflicting_values": pl.List(pl.Float64)})
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            "conflicting_values": pl.List(pl.Float64),
+            "conflicting_fact_ids": pl.List(pl.String),
+        },
+    )
 
 
 def test_chart_keeps_the_regions_with_most_years_and_says_so():

@@ -23,7 +23,16 @@ def test_panel_has_one_row_per_key_and_its_fact_ids_exist(sample_run, sample_fac
     assert panel["fact_ids"].list.len().sum() == dated.height  # every dated fact is behind exactly one row
 
 
-def fact(fact_id, value, published, doc_id="a" * 64, approximate=False, region="510600", name="德阳市"):
+def fact(
+    fact_id,
+    value,
+    published,
+    doc_id="a" * 64,
+    approximate=False,
+    region="510600",
+    name="德阳市",
+    role="value",
+):
     return {
         "fact_id": fact_id,
         "doc_id": doc_id,
@@ -36,6 +45,7 @@ def fact(fact_id, value, published, doc_id="a" * 64, approximate=False, region="
         "year": 2022,
         "published_date": published,
         "approximate": approximate,
+        "role": role,
     }
 
 
@@ -50,7 +60,9 @@ def test_panel_choice_and_conflicts():
     )
     (row,) = snapshot.build_panel(facts, docs).to_dicts()
     assert row["chosen_fact_id"] == "f2" and row["value"] == 1.2e8 and row["sources"] == 2
-    assert row["conflicting_values"] == [1.0e8, 9.0e8] and sorted(row["fact_ids"]) == ["f1", "f2", "f3"]
+    assert sorted(row["fact_ids"]) == ["f1", "f2", "f3"]
+    # another source's exact value disagrees; the approximate one does not contradict an exact choice
+    assert row["conflicting_values"] == [1.0e8] and row["conflicting_fact_ids"] == ["f1"]
     assert row["rule"].startswith("exact; published 2023-03-01; a parent region's report")
     same_day = pl.DataFrame(
         [fact("f1", 1.0e8, date(2023, 3, 1), "a" * 64), fact("f2", 1.2e8, date(2023, 3, 1), "b" * 64)]
@@ -58,6 +70,25 @@ def test_panel_choice_and_conflicts():
     (row,) = snapshot.build_panel(same_day, docs).to_dicts()
     assert row["chosen_fact_id"] == "f1" and "the region's own report" in row["rule"]
     CuratedPanel.validate(snapshot.build_panel(facts, docs).with_columns(chosen_doc_id=pl.lit("a" * 64)))
+
+
+@pytest.mark.parametrize(
+    ("roles", "chosen", "conflicts"),
+    [
+        (["value", "part", "part"], "t", []),  # a total and its parts (其中…): no conflict
+        (["change_start", "value", "value"], "p1", [9.0e7]),  # 由A到B: A gives way; two values still disagree
+        (["part", "part", "part"], "t", []),  # only parts: the largest is shown, nothing conflicts
+    ],
+)
+def test_parts_range_ends_and_change_starts_are_not_conflicts(roles, chosen, conflicts):
+    docs = pl.DataFrame({"doc_id": ["a" * 64], "region_code": ["510600"]})
+    values = [("t", 3.0e8), ("p1", 2.0e8), ("p2", 9.0e7)]
+    facts = pl.DataFrame(
+        [fact(f, v, date(2023, 1, 5), role=r) for (f, v), r in zip(values, roles, strict=True)]
+    )
+    (row,) = snapshot.build_panel(facts, docs).to_dicts()
+    assert row["chosen_fact_id"] == chosen and row["conflicting_values"] == conflicts
+    assert row["rule"].startswith("parts only") is (roles == ["part", "part", "part"])
 
 
 def test_dimensions(sample_run):
@@ -130,3 +161,26 @@ def test_a_snapshot_left_stale_by_a_crash_is_rebuilt_by_the_next_run(tmp_path):
         second_day.isoformat(),
     }
     assert read.indicators(root).collect()["doc_id"].n_unique() == 2
+
+
+def test_sample_conflicts_are_disagreements_of_values_of_one_scope(sample_run, sample_facts):
+    """On the sample, 14 panel rows had 'conflicting values' that were parts of a total, a 由A到B start,
+    listed categories or earmarked allocations; what is left are values of one scope that disagree."""
+    panel = read.panel(sample_run).collect()
+    by_id = {f["fact_id"]: f for f in sample_facts.iter_rows(named=True)}
+    conflicted = panel.filter(pl.col("conflicting_values").list.len() > 0)
+    assert 0 < conflicted.height <= 4
+    for row in conflicted.iter_rows(named=True):
+        others = [by_id[f] for f in row["conflicting_fact_ids"]]
+        assert {f["role"] for f in others} == {"value"} and by_id[row["chosen_fact_id"]]["role"] == "value"
+        assert sorted({f["value"] for f in others}) == row["conflicting_values"]
+        assert row["value"] not in row["conflicting_values"] and all(f["evidence"] for f in others)
+
+
+def test_fact_roles_are_the_schemas():
+    from typing import get_args
+
+    from schemas.curated import FACT_ROLES
+    from warehouse.extract import FactRole
+
+    assert get_args(FactRole) == FACT_ROLES

@@ -27,10 +27,15 @@ GOOD = {
     "mention": "254人",
     "approximate": False,
     "range_role": None,
+    "role": "value",
+    "part_of": None,
     "rule": "r",
     "extractor_version": "v",
 }
-FACT_SCHEMA = {k: v for k, v in pl.DataFrame([GOOD]).schema.items()} | {"range_role": pl.String}
+FACT_SCHEMA = {k: v for k, v in pl.DataFrame([GOOD]).schema.items()} | {
+    "range_role": pl.String,
+    "part_of": pl.String,
+}
 
 
 def facts(*changes):

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -477,7 +477,9 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
         tail = _RELATIVE_RE.sub("", _TIME_WORDS.sub("", tail)).replace("的", "")
         if ctx.prev is None:
             continue
-        if _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
+        if qs[i].range_role == "high" and qs[ctx.prev].range_role == "low":  # 2000-3000万元: one subject
+            ctx.left = out[ctx.prev].left
+        elif _CONTINUATION.match(tail) and _compatible(qs[ctx.prev], qs[i]):
             ctx.left = out[ctx.prev].left + tail
         elif ctx.follows and _COUNT_THEN_AMOUNT.fullmatch(
             tail
@@ -581,6 +583,8 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     in_table = {i for i, m in enumerate(qs) if rows and any(lo <= m.start < hi for lo, hi in rows)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
     seen: set[str] = set()
+    fact_at: dict[int, dict[str, Any]] = {}  # mention start → its fact
+    placed: list[Placed] = []
     for i, (m, ctx) in enumerate(zip(qs, contexts, strict=True)):
         if m.unit_class not in FACT_CLASSES or i in in_table:
             continue
@@ -616,10 +620,13 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
             year_ref = nearest_before(modern_years, p_lo, s_lo)
         year = year_ref.year if year_ref else doc.default_year
         fact = _fact(doc, m, found, (region_code, town), year, ctx.sentence)
+        fact_at[m.start] = fact
         if fact["fact_id"] in seen:
             continue
         seen.add(fact["fact_id"])
         facts.append(fact)
+        placed.append(Placed(m, ctx, since_prev, fact))
+    assign_roles(doc.view, qs, placed, fact_at)
     for cell in cells:
         lo, hi = cell.row
         ctx = Context(cell.own_label, cell.label, "", cell.row, None, False)
@@ -633,6 +640,88 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
             seen.add(fact["fact_id"])
             facts.append(fact)
     return mentions, facts
+
+
+# ---------------------------------------------------------------- roles: how a fact relates to the others
+FactRole = Literal["value", "part", "range_low", "range_high", "change_start"]  # schemas.curated.FACT_ROLES
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A fact with the mention and context it came from (for `assign_roles`)."""
+
+    mention: Mention
+    ctx: Context
+    since_prev: str  # the text since the previous figure of the sentence
+    fact: dict[str, Any]
+
+
+_CHANGE_TO = re.compile(
+    r"[^，,。；;#]{0,8}(?:增加|提高|增长|上升|提升|调整|扩大|减少|下降|降低)(?:了)?(?:到|至|为)"
+)
+_EARMARKED = re.compile(r"\s*(?:主要|专项|全部)?用于")
+
+
+def assign_roles(
+    view: str, qs: list[Mention], placed: list[Placed], fact_at: dict[int, dict[str, Any]]
+) -> None:
+    """Set each fact's `role` and `part_of` (the fact_id it belongs to): the ends of a range; the start of a
+    change (由A增加到B: A, of B); a part (其中…, a breakdown in brackets, a figure found as part of a total,
+    funds earmarked 用于…, or one of several values a sentence lists for the same region, year and indicator);
+    else a value of its own. The panel chooses among values; parts never count as conflicts."""
+    position = {q.start: i for i, q in enumerate(qs)}
+    for p in placed:
+        p.fact["role"], p.fact["part_of"] = _own_role(view, qs, position[p.mention.start], p, fact_at)
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for p in placed:
+        f = p.fact
+        key = (p.ctx.sentence, f["indicator"], f["region_code"], f["region_name"], f["year"])
+        groups.setdefault(key, []).append(f)
+    for group in groups.values():  # 县级22人、乡镇124人、村级3251人; 一类低保…，二类低保…
+        listed = [f for f in group if f["role"] == "value"]
+        if len({f["value"] for f in listed}) > 1:
+            for f in listed:
+                f["role"] = "part"
+
+
+def _own_role(
+    view: str, qs: list[Mention], k: int, p: Placed, fact_at: dict[int, dict[str, Any]]
+) -> tuple[FactRole, str | None]:
+    m, ctx, indicator = p.mention, p.ctx, p.fact["indicator"]
+
+    def same(q: Mention | None) -> str | None:  # the fact_id at q when it is of the same indicator
+        f = fact_at.get(q.start) if q is not None else None
+        return f["fact_id"] if f is not None and f["indicator"] == indicator else None
+
+    if m.range_role in ("low", "high"):
+        other = qs[k + 1] if m.range_role == "low" and k + 1 < len(qs) else qs[k - 1] if k else None
+        return ("range_low" if m.range_role == "low" else "range_high"), same(other)
+    nxt = qs[k + 1] if k + 1 < len(qs) else None
+    if nxt is not None and same(nxt) and _CHANGE_TO.fullmatch(view[m.end : nxt.start]):
+        return "change_start", same(nxt)
+    s_lo = ctx.sentence[0]
+    if p.fact["rule"].startswith("subset of") or _open_bracket(view[s_lo : m.start]) >= 0:
+        lo, hi = _total_span(view, qs, s_lo, m.start)
+        return "part", _nearest_same(qs, k, lo, min(hi, m.start), same)
+    q = view.rfind("其中", s_lo, m.start)
+    total = _nearest_same(qs, k, s_lo, q, same) if q >= 0 else None
+    if total:
+        return "part", total
+    if p.fact["unit"] == "CNY" and _EARMARKED.match(ctx.right):
+        return "part", None
+    return "value", None
+
+
+def _nearest_same(
+    qs: list[Mention], k: int, lo: int, hi: int, same: Callable[[Mention], str | None]
+) -> str | None:
+    """The fact_id of the nearest figure before qs[k] that starts in [lo, hi) and is of the same indicator."""
+    for j in range(k - 1, -1, -1):
+        if qs[j].start < lo:
+            break
+        if qs[j].start < hi and (found := same(qs[j])):
+            return found
+    return None
 
 
 RECIPIENT_LABELLED = {"east_west_cooperation_funds"}
@@ -673,6 +762,8 @@ def _fact(
         "mention": doc.text[m.start : m.end],
         "approximate": m.approximate,
         "range_role": m.range_role,
+        "role": "value",  # set by assign_roles
+        "part_of": None,
         "rule": rule,
         "extractor_version": EXTRACTOR_VERSION,
     }
@@ -761,6 +852,8 @@ FACT_SCHEMA = {
     "mention": pl.String,
     "approximate": pl.Boolean,
     "range_role": pl.String,
+    "role": pl.String,
+    "part_of": pl.String,
     "rule": pl.String,
     "extractor_version": pl.String,
 }

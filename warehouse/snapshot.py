@@ -39,11 +39,13 @@ SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
 def build_panel(
     facts: pl.DataFrame, documents: pl.DataFrame, region_dim: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """One row per (region_code, year, indicator). Choice: exact before approximate, then the most recent
-    publication, then the most specific source (the region's own report before a parent's or another's),
-    then the largest value (a total over its parts in the same report), then the smallest fact_id. Facts
-    without a year stay out, and so do towns (region_level 'town': they have no GB/T 2260 code of their
-    own; read them from `indicators`). `region_dim` is `build_regions()` (built here when not given)."""
+    """One row per (region_code, year, indicator). Choice: a value of its own before a part, a range end or
+    the start of a change (`role`), exact before approximate, then the most recent publication, then the
+    most specific source (the region's own report before a parent's or another's), then the largest value,
+    then the smallest fact_id. Conflicts are the other values of the same scope: facts of role `value`
+    (parts are narrower scopes, not disagreements; an approximate figure does not contradict an exact one).
+    Facts without a year stay out, and so do towns (region_level 'town': they have no GB/T 2260 code of
+    their own; read them from `indicators`). `region_dim` is `build_regions()` (built here when not given)."""
     own = documents.select("doc_id", pl.col("region_code").alias("doc_region"))
     parents = (region_dim if region_dim is not None else build_regions()).select(
         "region_code", "parent_code", "city_code", "province_code"
@@ -52,33 +54,35 @@ def build_panel(
         facts.filter(pl.col("year").is_not_null() & (pl.col("region_level") != "town"))
         .join(own, on="doc_id", how="left")
         .join(parents, on="region_code", how="left")
-        .with_columns(specificity=_specificity())
+        .with_columns(specificity=_specificity(), _not_value=pl.col("role") != "value")
         .sort(
-            ["approximate", "published_date", "specificity", "value", "fact_id"],
-            descending=[False, True, False, True, False],
+            ["_not_value", "approximate", "published_date", "specificity", "value", "fact_id"],
+            descending=[False, False, True, False, True, False],
             nulls_last=True,
         )
     )
     key = ["region_code", "year", "indicator"]
+    chosen = ranked.group_by(key, maintain_order=True).agg(
+        pl.col("region_name").first(),
+        pl.col("unit").first(),
+        pl.col("value").first(),
+        pl.col("fact_id").first().alias("chosen_fact_id"),
+        pl.col("doc_id").first().alias("chosen_doc_id"),
+        pl.col("doc_id").n_unique().cast(pl.Int64).alias("sources"),
+        pl.col("fact_id").alias("fact_ids"),
+        pl.col("approximate").first().alias("_approx"),
+        pl.col("published_date").first().alias("_published"),
+        pl.col("specificity").first().alias("_specificity"),
+        pl.col("_not_value").first().alias("_only_parts"),
+    )
     return (
-        ranked.group_by(key, maintain_order=True)
-        .agg(
-            pl.col("region_name").first(),
-            pl.col("unit").first(),
-            pl.col("value").first(),
-            pl.col("fact_id").first().alias("chosen_fact_id"),
-            pl.col("doc_id").first().alias("chosen_doc_id"),
-            pl.col("doc_id").n_unique().cast(pl.Int64).alias("sources"),
-            pl.col("value").unique().sort().alias("_values"),
-            pl.col("fact_id").alias("fact_ids"),
-            pl.col("approximate").first().alias("_approx"),
-            pl.col("published_date").first().alias("_published"),
-            pl.col("specificity").first().alias("_specificity"),
-        )
+        chosen.join(_conflicts(ranked, chosen, key), on=key, how="left")
         .with_columns(
-            conflicting_values=pl.col("_values").list.set_difference(pl.concat_list("value")).list.sort(),
+            pl.col("conflicting_values").fill_null(pl.lit([], dtype=pl.List(pl.Float64))),
+            pl.col("conflicting_fact_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             rule=pl.format(
-                "{}; published {}; {}",
+                "{}{}; published {}; {}",
+                pl.when(pl.col("_only_parts")).then(pl.lit("parts only; ")).otherwise(pl.lit("")),
                 pl.when(pl.col("_approx"))
                 .then(pl.lit("approximate (no exact figure)"))
                 .otherwise(pl.lit("exact")),
@@ -88,6 +92,23 @@ def build_panel(
         )
         .select(list(CuratedPanel.to_schema().columns))
         .sort(key)
+    )
+
+
+def _conflicts(ranked: pl.DataFrame, chosen: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per key, the values of role `value` that disagree with the chosen one (an approximate figure only
+    against an approximate choice), sorted, and the facts that give them."""
+    against = chosen.select(*key, pl.col("value").alias("_chosen"), pl.col("_approx").alias("_chosen_approx"))
+    return (
+        ranked.filter(pl.col("role") == "value")
+        .join(against, on=key)
+        .filter((pl.col("value") != pl.col("_chosen")) & (~pl.col("approximate") | pl.col("_chosen_approx")))
+        .sort("value", "fact_id")
+        .group_by(key)
+        .agg(
+            pl.col("value").unique(maintain_order=True).alias("conflicting_values"),
+            pl.col("fact_id").alias("conflicting_fact_ids"),
+        )
     )
 
 
