@@ -25,7 +25,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-browser: $(CHROMIUM)
+# Debian's Noto CJK fonts: Chinese text in the browser tests' screenshots renders as text, not boxes.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+$(CJK_FONT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
+
+browser: $(CHROMIUM) $(CJK_FONT)
 
 # Debian's PostgreSQL: the Prefect server tests start a database cluster of their own with it (127.0.0.1).
 postgres:

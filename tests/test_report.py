@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from warehouse import catalog, pipeline, read, report, snapshot
+from warehouse import catalog, pipeline, read, report, snapshot, storage
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample" / "landing"
 DAYS = ("2021-12-29", "2022-02-09", "2024-01-02")
@@ -64,7 +64,7 @@ class _Page(HTMLParser):
         self.links += [a["href"] or ""] if "href" in a else []
         if tag == "svg":
             self.charts.append(a)
-            self.marks[a.get("data-indicator") or ""] = []
+            self.marks.setdefault(a.get("data-indicator") or "", [])
         self._in_mark = self._in_mark or (tag == "rect" and a.get("class") == "mark")
 
     def handle_endtag(self, tag: str) -> None:
@@ -112,7 +112,9 @@ def test_one_section_per_indicator_in_catalog_order(built, panel):
 def test_every_chart_is_labelled_and_every_bar_has_a_tooltip(built, panel):
     _, text = built
     page = parse(text)
-    assert [c["data-indicator"] for c in page.charts] == present_codes(panel)
+    codes = [c["data-indicator"] for c in page.charts]
+    assert list(dict.fromkeys(codes)) == present_codes(panel)  # one chart per indicator and level
+    assert len(set(zip(codes, (c["data-level"] for c in page.charts), strict=True))) == len(codes)
     assert all(c["class"] == "chart" and c["role"] == "img" and c["aria-label"] for c in page.charts)
     for code, tips in page.marks.items():
         rows = panel.filter(pl.col("indicator") == code)
@@ -123,7 +125,7 @@ def test_every_chart_is_labelled_and_every_bar_has_a_tooltip(built, panel):
 
 def test_grouped_bars_span_regions_and_years(built, panel):
     _, text = built
-    chart = text.split('data-indicator="bridging_funds"')[1].split("</svg>")[0]
+    chart = "".join(c.split("</svg>")[0] for c in text.split('data-indicator="bridging_funds"')[1:])
     rows = panel.filter(pl.col("indicator") == "bridging_funds")
     assert rows["region_code"].n_unique() >= 3 and rows["year"].n_unique() >= 2
     for name in rows["region_name"].unique():
@@ -306,10 +308,10 @@ def test_report_renders_offline_in_chromium(offline_page, built, panel, tmp_path
     shots = tmp_path_factory.mktemp("screenshots")
     page.goto(out.as_uri())
     charts = page.evaluate(MARKS_JS)
-    assert [c["code"] for c in charts] == present_codes(panel)
+    assert list(dict.fromkeys(c["code"] for c in charts)) == present_codes(panel)
     for c in charts:
         assert c["width"] > 300 and c["height"] > 100 and c["marks"] > 0, c
-    page.locator('svg.chart[data-indicator="bridging_funds"]').scroll_into_view_if_needed()
+    page.locator('svg.chart[data-indicator="bridging_funds"]').first.scroll_into_view_if_needed()
     page.screenshot(path=shots / "report-chart.png")
 
     link = page.locator('table.panel a[href^="#fact-"]').first
@@ -338,3 +340,62 @@ def test_markup_in_documents_stays_text_in_chromium(offline_page, doctored):
     assert SCRIPT in page.locator(f"[id='fact-{fact_id}'] blockquote").inner_text()
     assert page.evaluate("document.querySelectorAll('script, img').length") == 0
     assert problems == []
+
+
+# --- issue 12: levels, colours, magnitudes, every value linked, document text ------------------------
+
+
+def test_levels_get_charts_of_their_own_and_regions_keep_their_colour(built, panel):
+    _, text = built
+    levels = dict(read.regions_table(root_of(built)).select("region_code", "level").collect().iter_rows())
+    fills: dict[str, set[str]] = {}
+    for svg in text.split("<svg ")[1:]:
+        level = re.search(r'data-level="([a-z]*)"', svg).group(1)
+        for fill, region in re.findall(r'fill="(#[0-9a-f]{6})"><title>([^ ]+) · ', svg):
+            fills.setdefault(region, set()).add(fill)
+            code = panel.filter(pl.col("region_name") == region)["region_code"][0]
+            assert levels[code] == level  # a province, its cities and counties are never on one axis
+    assert fills and all(len(f) == 1 for f in fills.values()), fills  # one colour per region everywhere
+
+
+def root_of(built):
+    out, _ = built
+    return out.parent.parent
+
+
+def test_values_of_different_magnitudes_stay_readable_on_a_log_axis():
+    rows = _panel_rows(2).with_columns(
+        value=pl.Series([2.6e7, 3.1e7, 3.0e9, 2.9e9]), indicator=pl.lit("bridging_funds"), unit=pl.lit("CNY")
+    )
+    svg = report.chart("bridging_funds", rows)
+    assert "log scale" in svg
+    heights = [float(h) for h in re.findall(r'class="mark"[^>]*height="([\d.]+)"', svg)]
+    assert min(heights) > 15  # 2,600万 is visible beside 30亿 (about 2 units tall on a linear axis)
+    assert "log scale" not in report.chart("bridging_funds", rows.with_columns(value=pl.lit(1.0e8)))
+
+
+def test_regions_that_report_one_year_each_are_not_drawn_as_a_trend():
+    rows = _panel_rows(3).filter(pl.col("region_code") != "510000").unique("region_code", keep="last")
+    rows = rows.with_columns(year=pl.Series(range(2020, 2020 + rows.height)))
+    svg = report.chart("grid_workers", rows)
+    assert "by region" in svg and ">region</text>" in svg
+    assert all(f">{y}</text>" in svg for y in rows["year"])
+
+
+def test_every_fact_has_evidence_and_every_conflicting_value_links_to_it(built, root):
+    _, text = built
+    page = parse(text)
+    facts = read.indicators(root).collect()
+    assert {f"fact-{f}" for f in facts["fact_id"]} <= set(page.ids)  # chosen or not, dated or not
+    panel = read.panel(root).collect()
+    for f in panel["conflicting_fact_ids"].explode().drop_nulls():
+        assert f"#fact-{f}" in page.links
+
+
+def test_each_documents_text_is_readable_in_the_report(built, root):
+    _, text = built
+    staged = storage.read_table(root, "staged", "documents")
+    for doc in read.documents(root).collect().iter_rows(named=True):
+        entry = text.split(f'<li id="doc-{doc["doc_id"]}"')[1].split("</li>")[0]
+        body = staged.filter(pl.col("doc_id") == doc["doc_id"])["text"][0]
+        assert f"<pre>{report.esc(body)}</pre>" in entry

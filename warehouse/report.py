@@ -4,17 +4,18 @@
     report.build_report("data")  # -> data/report/index.html
 
 One file, readable offline: inline CSS, charts drawn here as inline SVG, no script, no external fonts,
-images or links. Per indicator present in the panel (catalog order): a grouped bar chart of the value by
-year and region (the `MAX_REGIONS` regions with the most years; the table lists all) and the panel rows,
-each value linking to its evidence sentence, which links to its source document. All document-derived
-text is HTML-escaped.
+images or links. Per indicator present in the panel (catalog order): one bar chart per administrative level
+(a province is never drawn beside its own counties; the `MAX_REGIONS` regions with the most years, by year,
+or by region when each reports one year), a log axis when values span two decades or more, one colour per
+region across the whole page, and the panel rows sorted by level, region and year, each value (chosen or
+conflicting) linking to its evidence sentence, which links to its source document and its staged text.
+All document-derived text is HTML-escaped.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,13 @@ import polars as pl
 from warehouse import catalog, read, storage
 
 MAX_REGIONS = 8
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b8860b", "#b07aa1", "#ff6f91")
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b8860b",
+    "#b07aa1", "#ff6f91", "#9c755f", "#2e8b8b", "#8f6bb3", "#6b8e23",
+)  # fmt: skip
+LEVELS = {"country": "全国 · national", "province": "省级 · provinces", "city": "市级 · prefectures",
+          "county": "县级 · counties"}  # fmt: skip
+LOG_RATIO = 100  # a chart whose largest value is this many times its smallest draws a log axis
 UNIT_ZH = {
     "CNY": "元",
     "person": "人",
@@ -43,10 +50,11 @@ RIGHT = WIDTH - LEGEND - 12
 @dataclass(frozen=True)
 class Snapshot:
     manifest: dict[str, Any]
-    panel: pl.DataFrame  # curated/indicator_panel
-    chosen: pl.DataFrame  # curated/indicators rows of the panel's chosen facts
+    panel: pl.DataFrame  # curated/indicator_panel, with each region's `level`
+    chosen: pl.DataFrame  # curated/indicators: every fact of the snapshot (chosen or not)
     documents: pl.DataFrame  # curated/documents
     facts: int  # rows of curated/indicators
+    texts: dict[str, str] | None = None  # doc_id → staged text (local roots), shown under Documents
 
 
 def build_report(root: str | Path, out: Path | None = None) -> Path:
@@ -62,14 +70,25 @@ def load(root: str | Path, attempts: int = 3) -> Snapshot:
     """The tables of one snapshot: reads again when a run published a new one while they were read."""
     for _ in range(attempts):
         manifest = read.manifest(root)
-        panel = read.panel(root).collect()
-        facts = read.indicators(root)
-        chosen = facts.filter(pl.col("fact_id").is_in(panel["chosen_fact_id"].implode())).collect()
-        count = int(facts.select(pl.len()).collect().item())
+        levels = read.regions_table(root).select("region_code", "level")
+        panel = read.panel(root).join(levels, on="region_code", how="left").collect()
+        facts = read.indicators(root).collect()
         documents = read.documents(root).collect()
         if read.manifest(root)["snapshot"] == manifest["snapshot"]:
-            return Snapshot(manifest, panel, chosen, documents, count)
+            return Snapshot(manifest, panel, facts, documents, facts.height, _texts(root, documents))
     raise RuntimeError(f"snapshots under {root} changed during {attempts} reads")
+
+
+def _texts(root: str | Path, documents: pl.DataFrame) -> dict[str, str] | None:
+    """The staged text of each snapshot document (its latest arrival), for a local root."""
+    if isinstance(root, str) and "://" in root:
+        return None
+    staged = storage.read_table(Path(root), "staged", "documents")
+    if staged is None:
+        return {}
+    latest = staged.sort("arrival_date").unique("doc_id", keep="last")
+    wanted = latest.filter(pl.col("doc_id").is_in(documents["doc_id"].implode()))
+    return dict(wanted.select("doc_id", "text").iter_rows())
 
 
 # --- page ------------------------------------------------------------------------------------------
@@ -78,13 +97,16 @@ def load(root: str | Path, attempts: int = 3) -> Snapshot:
 def render(snap: Snapshot) -> str:
     """The whole page as one HTML string."""
     codes = [c for c in catalog.indicators() if c in set(snap.panel["indicator"].to_list())]
-    sections = [indicator_section(code, snap.panel.filter(pl.col("indicator") == code)) for code in codes]
+    colors = region_colors(snap.panel)
+    sections = [
+        indicator_section(code, snap.panel.filter(pl.col("indicator") == code), colors) for code in codes
+    ]
     body = "\n".join(
         [
             header(snap, codes),
             "\n".join(sections) or "<p>No indicator values in this snapshot.</p>",
             evidence_section(snap.panel, snap.chosen, snap.documents),
-            documents_section(snap.documents),
+            documents_section(snap.documents, snap.texts),
         ]
     )
     title = esc(f"Indicator report — snapshot {snap.manifest.get('snapshot', '?')}")
@@ -119,9 +141,34 @@ def header(snap: Snapshot, codes: list[str]) -> str:
     )
 
 
-def indicator_section(code: str, rows: pl.DataFrame) -> str:
-    """Heading, chart, truncation note and table of one indicator's panel rows."""
+def region_colors(panel: pl.DataFrame) -> dict[str, str]:
+    """One colour per region for the whole report (by code order), so a region looks the same in every chart."""
+    codes = sorted(set(panel["region_code"].to_list())) if panel.height else []
+    return {code: PALETTE[i % len(PALETTE)] for i, code in enumerate(codes)}
+
+
+def indicator_section(code: str, rows: pl.DataFrame, colors: dict[str, str] | None = None) -> str:
+    """Heading, one chart per administrative level (a province is never drawn beside its own counties) and
+    the table of one indicator's panel rows."""
     ind = catalog.indicators()[code]
+    colors = colors if colors is not None else region_colors(rows)
+    if "level" not in rows.columns:
+        rows = rows.with_columns(level=pl.lit(None, dtype=pl.String))
+    figures = []
+    for level in [*LEVELS, None]:
+        part = rows.filter(pl.col("level") == level) if level else rows.filter(pl.col("level").is_null())
+        if part.height:
+            figures.append(_level_figure(code, part, level, colors))
+    unit = f"{ind.unit} ({UNIT_ZH.get(ind.unit, ind.unit)})"
+    return (
+        f'<section class="indicator" id="ind-{esc(code)}">\n'
+        f"<h2>{esc(ind.name_zh)} <code>{esc(code)}</code></h2>\n"
+        f'<p class="def">Unit: {esc(unit)}. {esc(ind.definition)}</p>\n'
+        f"{''.join(figures)}\n{panel_table(ind.unit, rows)}\n</section>"
+    )
+
+
+def _level_figure(code: str, rows: pl.DataFrame, level: str | None, colors: dict[str, str]) -> str:
     shown = top_regions(rows)
     total = rows["region_code"].n_unique()
     note = (
@@ -130,17 +177,18 @@ def indicator_section(code: str, rows: pl.DataFrame) -> str:
         if total > len(shown)
         else ""
     )
-    unit = f"{ind.unit} ({UNIT_ZH.get(ind.unit, ind.unit)})"
-    return (
-        f'<section class="indicator" id="ind-{esc(code)}">\n'
-        f"<h2>{esc(ind.name_zh)} <code>{esc(code)}</code></h2>\n"
-        f'<p class="def">Unit: {esc(unit)}. {esc(ind.definition)}</p>\n'
-        f"<figure>{chart(code, rows)}</figure>\n{note}\n{panel_table(ind.unit, rows)}\n</section>"
-    )
+    caption = f"<figcaption>{esc(LEVELS[level])}</figcaption>" if level else ""
+    return f"<figure>{caption}{chart(code, rows, colors, level)}</figure>\n{note}"
 
 
 def panel_table(unit: str, rows: pl.DataFrame) -> str:
-    body = "".join(_panel_row(unit, r) for r in rows.sort("region_code", "year").iter_rows(named=True))
+    order = {level: i for i, level in enumerate(LEVELS)}
+    ranked = rows.with_columns(
+        _rank=pl.col("level").replace_strict(order, default=len(order))
+        if "level" in rows.columns
+        else pl.lit(0)
+    ).sort("_rank", "region_code", "year")
+    body = "".join(_panel_row(unit, r) for r in ranked.iter_rows(named=True))
     return (
         '<table class="panel"><thead><tr><th>Region</th><th>Year</th><th>Value</th><th>Sources</th>'
         f"<th>Conflicting values</th></tr></thead><tbody>{body}</tbody></table>"
@@ -148,38 +196,56 @@ def panel_table(unit: str, rows: pl.DataFrame) -> str:
 
 
 def _panel_row(unit: str, r: dict[str, Any]) -> str:
-    others = ", ".join(fmt_value(v, unit) for v in r["conflicting_values"]) or "—"
+    ids = r.get("conflicting_fact_ids") or []
+    values = r["conflicting_values"]
+    others = ", ".join(
+        f'<a href="#fact-{esc(f)}">{esc(fmt_value(v, unit))}</a>' for f, v in _pair_values(ids, values)
+    )
     tip = f"{fmt_exact(r['value'], unit)}; chosen: {r['rule']}"
     link = f'<a href="#fact-{esc(r["chosen_fact_id"])}" title="{esc(tip)}">{esc(fmt_value(r["value"], unit))}</a>'
     return (
         f'<tr><td>{esc(r["region_name"])}</td><td>{r["year"]}</td><td class="num">{link}</td>'
-        f'<td class="num">{r["sources"]}</td><td>{esc(others)}</td></tr>'
+        f'<td class="num">{r["sources"]}</td><td>{others or "—"}</td></tr>'
     )
 
 
-def evidence_section(panel: pl.DataFrame, chosen: pl.DataFrame, documents: pl.DataFrame) -> str:
-    """One entry per chosen fact, in panel order: the sentence with the mention marked, linked to its document."""
-    facts = {r["fact_id"]: r for r in chosen.iter_rows(named=True)}
+def _pair_values(fact_ids: list[str], values: list[float]) -> list[tuple[str, float]]:
+    """(fact_id, value) for each conflicting value: facts are listed in value order, one or more per value."""
+    if len(fact_ids) == len(values):
+        return list(zip(fact_ids, values, strict=True))
+    return [(f, v) for f, v in zip(fact_ids, sorted(values) * len(fact_ids), strict=False)]
+
+
+def evidence_section(panel: pl.DataFrame, facts: pl.DataFrame, documents: pl.DataFrame) -> str:
+    """One entry per fact of the snapshot, chosen or not, in indicator, region and year order: the sentence
+    with the mention marked, linked to its document."""
     titles = {r["doc_id"]: r["title"] or r["source_file"] for r in documents.iter_rows(named=True)}
+    chosen = set(panel["chosen_fact_id"].to_list())
     order = {c: i for i, c in enumerate(catalog.indicators())}
-    rows = panel.sort(pl.col("indicator").replace_strict(order, default=len(order)), "region_code", "year")
-    items = "".join(
-        _evidence_item(r, facts.get(r["chosen_fact_id"]), titles) for r in rows.iter_rows(named=True)
+    rows = facts.sort(
+        pl.col("indicator").replace_strict(order, default=len(order)),
+        "region_code",
+        "year",
+        "value",
+        nulls_last=True,
     )
+    items = "".join(_evidence_item(r, r["fact_id"] in chosen, titles) for r in rows.iter_rows(named=True))
     return f'<section id="evidence">\n<h2>Evidence</h2>\n<ol class="evidence">{items}</ol>\n</section>'
 
 
-def _evidence_item(row: dict[str, Any], fact: dict[str, Any] | None, titles: dict[str, str]) -> str:
-    name = catalog.indicators()[row["indicator"]].name_zh
-    doc = row["chosen_doc_id"]
-    sentence = highlight(fact["evidence"], fact["mention"]) if fact else "<em>fact not in snapshot</em>"
-    flag = " (approximate)" if fact and fact["approximate"] else ""
+def _evidence_item(fact: dict[str, Any], chosen: bool, titles: dict[str, str]) -> str:
+    name = catalog.indicators()[fact["indicator"]].name_zh
+    doc = fact["doc_id"]
+    flags = [label for label, on in (("approximate", fact["approximate"]), ("chosen", chosen)) if on]
+    role = fact.get("role") or "value"
+    flags += [] if role == "value" else [role.replace("_", " ")]
+    note = f" ({', '.join(flags)})" if flags else ""
     return (
-        f'<li id="fact-{esc(row["chosen_fact_id"])}"><p class="meta">'
-        f'<a href="#ind-{esc(row["indicator"])}">{esc(name)}</a> · {esc(row["region_name"])} · '
-        f"{row['year']} · <b>{esc(fmt_exact(row['value'], row['unit']))}</b>{flag} · "
+        f'<li id="fact-{esc(fact["fact_id"])}"><p class="meta">'
+        f'<a href="#ind-{esc(fact["indicator"])}">{esc(name)}</a> · {esc(fact["region_name"] or "—")} · '
+        f"{fact['year'] or 'year not stated'} · <b>{esc(fmt_exact(fact['value'], fact['unit']))}</b>{note} · "
         f'source: <a href="#doc-{esc(doc)}">{esc(titles.get(doc, doc))}</a></p>'
-        f"<blockquote>{sentence}</blockquote></li>"
+        f"<blockquote>{highlight(fact['evidence'], fact['mention'])}</blockquote></li>"
     )
 
 
@@ -192,29 +258,30 @@ def highlight(evidence: str, mention: str) -> str:
     return f"{esc(evidence[:at])}<mark>{esc(mention)}</mark>{esc(evidence[end:])}"
 
 
-def documents_section(documents: pl.DataFrame) -> str:
-    body = "".join(_document_row(r) for r in documents.sort("arrival_date", "doc_id").iter_rows(named=True))
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("Title", "Publisher", "Published", "Source file", "Arrival", "Region", "Facts")
+def documents_section(documents: pl.DataFrame, texts: dict[str, str] | None = None) -> str:
+    """One entry per document: its metadata and, when the staged text is at hand, the text itself (escaped)."""
+    items = "".join(
+        _document_item(r, (texts or {}).get(r["doc_id"]))
+        for r in documents.sort("arrival_date", "doc_id").iter_rows(named=True)
     )
-    return (
-        '<section id="documents">\n<h2>Documents</h2>\n'
-        f'<table class="docs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n</section>'
-    )
+    return f'<section id="documents">\n<h2>Documents</h2>\n<ol class="docs">{items}</ol>\n</section>'
 
 
-def _document_row(r: dict[str, Any]) -> str:
-    cells = [
-        r["title"] or "(untitled)",
-        r["publisher"] or "—",
-        str(r["published_date"] or "—"),
-        r["source_file"],
-        str(r["arrival_date"]),
-        r["region_name"] or "—",
+def _document_item(r: dict[str, Any], text: str | None) -> str:
+    fields = [
+        ("Publisher", r["publisher"] or "—"),
+        ("Published", str(r["published_date"] or "—")),
+        ("Source file", r["source_file"]),
+        ("Arrival", str(r["arrival_date"])),
+        ("Region", r["region_name"] or "—"),
+        ("Facts", str(r["facts"])),
     ]
-    tds = "".join(f"<td>{esc(c)}</td>" for c in cells)
-    return f'<tr id="doc-{esc(r["doc_id"])}" title="doc_id {esc(r["doc_id"])}">{tds}<td class="num">{r["facts"]}</td></tr>'
+    meta = "".join(f"<dt>{k}</dt><dd>{esc(v)}</dd>" for k, v in fields)
+    body = f"<details><summary>Text</summary><pre>{esc(text)}</pre></details>" if text is not None else ""
+    return (
+        f'<li id="doc-{esc(r["doc_id"])}" title="doc_id {esc(r["doc_id"])}">'
+        f'<h3>{esc(r["title"] or "(untitled)")}</h3><dl class="doc">{meta}</dl>{body}</li>'
+    )
 
 
 # --- chart -----------------------------------------------------------------------------------------
@@ -231,38 +298,78 @@ def top_regions(rows: pl.DataFrame, limit: int = MAX_REGIONS) -> list[tuple[str,
     return list(zip(ranked["region_code"].to_list(), ranked["region_name"].to_list(), strict=True))
 
 
-def chart(code: str, rows: pl.DataFrame) -> str:
-    """Grouped bars: one group per year, one bar per shown region with a value that year."""
+@dataclass(frozen=True)
+class Scale:
+    """The value axis: linear from 0 to `top`, or log10 from `low` to `top` when values span decades."""
+
+    top: float
+    low: float = 0.0
+    log: bool = False
+
+    def y(self, value: float) -> float:
+        if self.log:
+            span = math.log10(self.top) - math.log10(self.low)
+            return BOTTOM - (math.log10(max(value, self.low)) - math.log10(self.low)) / span * (BOTTOM - TOP)
+        return BOTTOM - (value / self.top) * (BOTTOM - TOP) if self.top > 0 else BOTTOM
+
+    def ticks(self) -> list[float]:
+        if not self.log:
+            return nice_ticks(self.top)
+        first, last = math.floor(math.log10(self.low)), math.ceil(math.log10(self.top))
+        return [10.0**e for e in range(first, last + 1)]
+
+
+def scale_for(values: list[float]) -> Scale:
+    """A log axis when the largest value is at least LOG_RATIO times the smallest positive one (a 2,600万
+    beside 30亿 would not show on a linear axis), else a linear one."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) >= LOG_RATIO * min(positive):
+        return Scale(
+            10.0 ** math.ceil(math.log10(max(positive))), 10.0 ** math.floor(math.log10(min(positive))), True
+        )
+    return Scale(nice_ticks(max(values, default=0.0))[-1])
+
+
+def chart(
+    code: str, rows: pl.DataFrame, colors: dict[str, str] | None = None, level: str | None = None
+) -> str:
+    """Bars of one indicator at one administrative level: grouped by year, one bar per shown region; when
+    each region reports a single year, one bar per region (year under it), so no axis reads as a trend."""
     ind = catalog.indicators()[code]
     regions = top_regions(rows)
-    colors = {c: PALETTE[i % len(PALETTE)] for i, (c, _) in enumerate(regions)}
-    shown = rows.filter(pl.col("region_code").is_in(list(colors))).sort("year", "region_code")
-    ticks = nice_ticks(max(shown["value"].to_list(), default=0.0))
+    colors = colors if colors is not None else region_colors(rows)
+    shown = rows.filter(pl.col("region_code").is_in([c for c, _ in regions])).sort("year", "region_code")
+    scale = scale_for(shown["value"].to_list())
+    by_region = len(regions) > 1 and shown.group_by("region_code").len()["len"].max() == 1
     years = sorted(set(shown["year"].to_list()))
+    groups: list[tuple[str, pl.DataFrame]] = (
+        [(name, shown.filter(pl.col("region_code") == c)) for c, name in regions]
+        if by_region
+        else [(str(y), shown.filter(pl.col("year") == y)) for y in years]
+    )
     label = (
-        f"{ind.name_zh} ({code}), {ind.unit}: bar chart of {shown.height} values by year "
-        f"({', '.join(map(str, years))}) for {len(regions)} regions"
+        f"{ind.name_zh} ({code}), {ind.unit}{', ' + level if level else ''}: bar chart of {shown.height} values "
+        f"{'by region' if by_region else 'by year'} ({', '.join(map(str, years))}) for {len(regions)} regions"
+        f"{', log scale' if scale.log else ''}"
     )
     parts = [
-        _y_axis(ticks, ind.unit),
-        _bars(shown, years, colors, ticks[-1], ind.unit),
-        _x_axis(years),
+        _y_axis(scale, ind.unit),
+        _bars(groups, colors, scale, ind.unit, by_region),
+        _x_axis([g for g, _ in groups], "region" if by_region else "year"),
         _legend(regions, colors, rows["region_code"].n_unique()),
     ]
     return (
-        f'<svg class="chart" data-indicator="{esc(code)}" role="img" aria-label="{esc(label)}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">{"".join(parts)}</svg>'
+        f'<svg class="chart" data-indicator="{esc(code)}" data-level="{esc(level or "")}" role="img" '
+        f'aria-label="{esc(label)}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">'
+        f"{''.join(parts)}</svg>"
     )
 
 
-def _y(value: float, top: float) -> float:
-    return BOTTOM - (value / top) * (BOTTOM - TOP) if top > 0 else BOTTOM
-
-
-def _y_axis(ticks: list[float], unit: str) -> str:
-    out = [f'<text class="axis-title" x="4" y="{TOP - 14}">{esc(_unit_title(unit))}</text>']
-    for t in ticks:
-        y = _y(t, ticks[-1])
+def _y_axis(scale: Scale, unit: str) -> str:
+    title = _unit_title(unit) + (", log scale" if scale.log else "")
+    out = [f'<text class="axis-title" x="4" y="{TOP - 14}">{esc(title)}</text>']
+    for t in scale.ticks():
+        y = scale.y(t)
         out.append(f'<line class="grid" x1="{LEFT}" x2="{RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(
             f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(_tick(t, unit))}</text>'
@@ -270,33 +377,41 @@ def _y_axis(ticks: list[float], unit: str) -> str:
     return "".join(out)
 
 
-def _x_axis(years: list[int]) -> str:
-    width = (RIGHT - LEFT) / max(len(years), 1)
-    labels = "".join(
-        f'<text class="tick" x="{LEFT + width * (i + 0.5):.1f}" y="{BOTTOM + 18}" text-anchor="middle">{y}</text>'
-        for i, y in enumerate(years)
+def _x_axis(labels: list[str], title: str) -> str:
+    width = (RIGHT - LEFT) / max(len(labels), 1)
+    ticks = "".join(
+        f'<text class="tick" x="{LEFT + width * (i + 0.5):.1f}" y="{BOTTOM + 18}" text-anchor="middle">'
+        f"{esc(label)}</text>"
+        for i, label in enumerate(labels)
     )
     return (
-        f'<line class="axis" x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}"/>{labels}'
-        f'<text class="axis-title" x="{(LEFT + RIGHT) / 2:.1f}" y="{BOTTOM + 38}" text-anchor="middle">year</text>'
+        f'<line class="axis" x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}"/>{ticks}'
+        f'<text class="axis-title" x="{(LEFT + RIGHT) / 2:.1f}" y="{BOTTOM + 38}" text-anchor="middle">'
+        f"{title}</text>"
     )
 
 
-def _bars(shown: pl.DataFrame, years: list[int], colors: dict[str, str], top: float, unit: str) -> str:
-    group = (RIGHT - LEFT) / max(len(years), 1)
-    widest = max(Counter(shown["year"].to_list()).values(), default=1)
-    bar = min(group * 0.8 / widest, 56.0)
+def _bars(
+    groups: list[tuple[str, pl.DataFrame]], colors: dict[str, str], scale: Scale, unit: str, by_region: bool
+) -> str:
+    group = (RIGHT - LEFT) / max(len(groups), 1)
+    widest = max((g.height for _, g in groups), default=1)
+    bar = min(group * 0.8 / max(widest, 1), 56.0)
     out = []
-    for i, year in enumerate(years):
-        rows = shown.filter(pl.col("year") == year)
+    for i, (_, rows) in enumerate(groups):
         x0 = LEFT + group * (i + 0.5) - bar * rows.height / 2
         for j, r in enumerate(rows.iter_rows(named=True)):
-            out.append(_bar(r, x0 + j * bar, bar, colors[r["region_code"]], top, unit))
+            out.append(_bar(r, x0 + j * bar, bar, colors.get(r["region_code"], PALETTE[0]), scale, unit))
+            if by_region:
+                out.append(
+                    f'<text class="tick year" x="{x0 + j * bar + bar / 2:.1f}" y="{BOTTOM + 30}" '
+                    f'text-anchor="middle">{r["year"]}</text>'
+                )
     return "".join(out)
 
 
-def _bar(r: dict[str, Any], x: float, width: float, color: str, top: float, unit: str) -> str:
-    y = min(_y(r["value"], top), BOTTOM - 1.0)  # a zero still shows as a 1-unit line
+def _bar(r: dict[str, Any], x: float, width: float, color: str, scale: Scale, unit: str) -> str:
+    y = min(scale.y(r["value"]), BOTTOM - 1.0)  # a zero still shows as a 1-unit line
     tip = f"{r['region_name']} · {r['year']}: {fmt_exact(r['value'], unit)}"
     text = (
         f'<text class="value" x="{x + width / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
@@ -316,7 +431,7 @@ def _legend(regions: list[tuple[str, str]], colors: dict[str, str], total: int) 
     for i, (code, name) in enumerate(regions):
         y = TOP + i * 20
         out.append(
-            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colors[code]}"/>'
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colors.get(code, PALETTE[0])}"/>'
             f'<text class="legend" x="{x + 18}" y="{y + 11}">{esc(name)}</text>'
         )
     if total > len(regions):
@@ -414,6 +529,13 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: 8px 0;
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f6f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figcaption { font-size: .9rem; color: var(--muted); }
+ol.docs { padding-left: 1.5em; }
+ol.docs h3 { font-size: 1rem; margin: 12px 0 4px; }
+dl.doc { display: grid; grid-template-columns: max-content 1fr; gap: 0 12px; margin: 0; font-size: .9rem; }
+dl.doc dt { color: var(--muted); }
+dl.doc dd { margin: 0; }
+pre { white-space: pre-wrap; font-size: .85rem; background: #f8f9fa; padding: 8px; }
 ol.evidence { padding-left: 1.5em; }
 ol.evidence li { margin: 8px 0; padding: 4px 8px; }
 ol.evidence .meta { margin: 0; font-size: .9rem; }
