@@ -323,7 +323,12 @@ def test_report_renders_offline_in_chromium(offline_page, built, panel, tmp_path
     assert target.locator("mark").first.is_visible()
     target.locator('a[href^="#doc-"]').click()
     assert page.evaluate("document.querySelector(':target').id").startswith("doc-")
+    document = page.locator(":target")
+    document.locator("summary").click()  # the document's own text, opened in place
+    assert document.locator("pre").is_visible() and len(document.locator("pre").inner_text()) > 100
     page.screenshot(path=shots / "report-document.png")
+    levels = page.evaluate("[...document.querySelectorAll('svg.chart')].map(s => s.dataset.level)")
+    assert {"city", "county"} <= set(levels) and "" not in levels  # every chart is of one level
     page.goto(out.as_uri())
     page.screenshot(path=shots / "report-top.png")
     print(f"screenshots: {shots}")
