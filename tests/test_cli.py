@@ -146,3 +146,24 @@ def test_usage_errors_name_the_problem_in_one_line(sample_run, tmp_path):
         assert done.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, done.output)
         assert message in lines[0], (args, lines)
     assert not (tmp_path / "r").exists()  # nothing was started
+
+
+def test_sql_is_read_only_towards_the_file_system(sample_run, tmp_path):
+    """COPY … TO, read_text of other files, ATTACH and INSTALL fail; results go out only through -o."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read", encoding="utf-8")
+    hostile = [
+        f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+        f"SELECT * FROM read_text('{secret}')",
+        f"ATTACH '{tmp_path / 'x.duckdb'}'",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+    ]
+    for statement in hostile:
+        done = runner.invoke(app, ["sql", statement, "--root", str(sample_run)])
+        assert done.exit_code == 1 and "error:" in done.output, (statement, done.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.txt"]
+    done = runner.invoke(
+        app, ["sql", "SELECT typeof(arrival_date) AS t FROM indicators LIMIT 1", "--root", str(sample_run)]
+    )
+    assert done.exit_code == 0 and "DATE" in done.output

@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from warehouse import ingest
 from warehouse.ingest import detect_encoding, detect_format, discover_partitions, read_raw
 
 TEXT = "今年以来，全县新识别纳入监测对象120户。"
@@ -67,3 +68,57 @@ def test_raw_rows_keep_exact_bytes_and_hash(tmp_path):
     import hashlib
 
     assert row["doc_id"] == hashlib.sha256(data).hexdigest() and row["source_path"] == "r.txt"
+
+
+def test_only_regular_files_inside_the_landing_zone_are_read_the_rest_quarantined(tmp_path):
+    """Symlinks out of the zone, loops, dot-files, FIFOs and dangling links get a record with a reason; the
+    good document publishes as before (issue 13)."""
+    import os
+
+    from conftest import SAMPLE
+
+    from warehouse import pipeline, storage
+
+    landing, day = tmp_path / "landing", date(2024, 3, 1)
+    folder = landing / day.isoformat()
+    folder.mkdir(parents=True)
+    good = sorted((SAMPLE / "2022-02-09").iterdir())[0]
+    (folder / good.name).write_bytes(good.read_bytes())
+    (folder / "inside-link.txt").symlink_to(folder / good.name)  # a link inside the zone is read
+    outside = tmp_path / "secret.txt"
+    outside.write_text("root:x:0:0", encoding="utf-8")
+    (folder / "passwd.txt").symlink_to(outside)
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    (folder / "dangling.txt").symlink_to(folder / "gone.txt")
+    (folder / ".DS_Store").write_bytes(b"\0\0")
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "linked-dir").symlink_to(tmp_path, target_is_directory=True)
+
+    ((found_day, files),) = ingest.discover_partitions(landing, date(2026, 1, 1)).items()
+    assert found_day == day and len(files) == 8
+    raw, refused = ingest.read_landing(files, day, landing)
+    assert sorted(raw["source_file"]) == sorted([good.name, "inside-link.txt"])
+    reasons = {r.path.name: r.reason for r in refused}
+    assert set(reasons) == {"passwd.txt", "loop.txt", "dangling.txt", ".DS_Store", "pipe.txt", "linked-dir"}
+    assert "outside the landing zone" in reasons["passwd.txt"] and "loop" in reasons["loop.txt"]
+    assert "regular file" in reasons["pipe.txt"] and "dot-file" in reasons[".DS_Store"]
+
+    root = tmp_path / "root"
+    result = pipeline.run_partition(files, day, landing, root, "hostile", quality=False)
+    assert result.status == "published" and result.documents == 1 and result.facts > 5
+    quarantined = storage.read_table(root, "quarantine", "raw/documents")
+    assert (
+        sorted(quarantined["source_file"]) == sorted(reasons)
+        and quarantined["reason"].str.len_chars().min() > 10
+    )
+    assert b"root:x" not in b"".join(storage.read_table(root, "raw", "documents")["content"])
+
+
+def test_folders_that_are_not_dates_are_skipped_and_named(tmp_path):
+    for name in ("2024-03-01", "2022-13-45", "latest", ".git"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "2024-03-01" / "a.txt").write_text(TEXT, encoding="utf-8")
+    parts = ingest.discover_partitions(tmp_path, date(2024, 5, 5))
+    assert list(parts) == [date(2024, 3, 1)]  # 2022-13-45 does not stop the run
+    problems = {p.path.name: p.reason for p in ingest.landing_problems(tmp_path)}
+    assert set(problems) == {"2022-13-45", "latest", ".git"} and "not a date" in problems["latest"]

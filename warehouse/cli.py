@@ -78,6 +78,8 @@ def run(
     from flows.partition import run_flow  # Prefect is imported only for runs
     from warehouse import ingest
 
+    for problem in ingest.landing_problems(source):  # reported, never fatal
+        typer.echo(f"skipped {problem.path.name}: {problem.reason}", err=True)
     try:
         dates = list(ingest.discover_partitions(source, default_date or date.today()))
         summaries = _with_progress(

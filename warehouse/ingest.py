@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
+import stat
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -26,22 +29,86 @@ BOMS = (
 )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A landing-zone entry that is not read, and why."""
+
+    path: Path
+    reason: str
+
+
 def discover_partitions(source: Path, default_date: date) -> dict[date, list[Path]]:
-    """Map each arrival date to its files. Date folders win; loose files go to `default_date`."""
+    """Map each arrival date to its entries. Date folders win; loose entries go to `default_date`. Every
+    entry of a date folder that is not a folder is listed (symlinks, dot-files and devices too):
+    `read_landing` admits the regular files inside the landing zone and gives the others a reason.
+    Top-level folders that are not dates and hidden entries are skipped (`landing_problems` names them)."""
     source = Path(source)
     if not source.is_dir():
         raise FileNotFoundError(f"landing zone {source} does not exist or is not a folder")
     parts: dict[date, list[Path]] = {}
     for child in sorted(source.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_dir() and DATE_DIR.match(child.name):
-            parts[date.fromisoformat(child.name)] = sorted(
-                p for p in child.rglob("*") if p.is_file() and not p.name.startswith(".")
-            )
-        elif child.is_file():
+        day = _folder_date(child)
+        if day is not None:
+            parts[day] = _entries(child)
+        elif not child.name.startswith(".") and (not child.is_dir() or child.is_symlink()):
             parts.setdefault(default_date, []).append(child)
     return parts
+
+
+def landing_problems(source: Path) -> list[Refusal]:
+    """Top-level entries of the landing zone that no run reads: folders that are not dates (latest,
+    2022-13-45) and hidden entries (.DS_Store, .git)."""
+    out = []
+    for child in sorted(Path(source).iterdir()):
+        if child.name.startswith("."):
+            out.append(Refusal(child, "hidden entry at the top of the landing zone: not read"))
+        elif child.is_dir() and not child.is_symlink() and _folder_date(child) is None:
+            out.append(Refusal(child, "folder name is not a date (YYYY-MM-DD): its files are not read"))
+    return out
+
+
+def _folder_date(child: Path) -> date | None:
+    if not (child.is_dir() and not child.is_symlink() and DATE_DIR.match(child.name)):
+        return None
+    try:
+        return date.fromisoformat(child.name)
+    except ValueError:
+        return None
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Every non-folder entry under `folder` and every symlinked or hidden folder, without following links."""
+    out = []
+    for here, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(here)
+        kept = [d for d in dirs if not d.startswith(".") and not (base / d).is_symlink()]
+        out += [base / d for d in dirs if d not in kept]  # refused with a reason, not descended
+        dirs[:] = kept
+        out += [base / f for f in files]
+    return sorted(out)
+
+
+def admit(path: Path, source: Path) -> str | None:
+    """Why a landing-zone entry is not read as a document, or None for a regular file inside the zone."""
+    if path.name.startswith("."):
+        return "hidden entry (dot-file): not a document"
+    try:
+        if path.is_symlink():
+            real = path.resolve(strict=True)
+            if not real.is_relative_to(Path(source).resolve()):
+                return "symlink pointing outside the landing zone: not read"
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "vanished or a broken symlink: the file was gone before it was read"
+    except RuntimeError:
+        return "symlink loop: not read"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "a linked folder: not followed"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (device, FIFO or socket): not read"
+    return None
 
 
 def detect_encoding(data: bytes) -> str | None:
@@ -84,10 +151,24 @@ def detect_format(name: str, data: bytes, encoding: str | None) -> str:
 
 
 def read_raw(files: list[Path], arrival_date: date, source: Path) -> pl.DataFrame:
-    """One row per file with its exact bytes, sha256 doc_id, detected format and encoding."""
-    rows = []
+    """One row per admitted file (see `read_landing` for the refused ones and their reasons)."""
+    return read_landing(files, arrival_date, source)[0]
+
+
+def read_landing(files: list[Path], arrival_date: date, source: Path) -> tuple[pl.DataFrame, list[Refusal]]:
+    """One row per admitted file with its exact bytes, sha256 doc_id, detected format and encoding, and the
+    entries refused (symlinks out of the zone, loops, dot-files, devices, unreadable or vanished files)."""
+    rows, refused = [], []
     for path in files:
-        data = path.read_bytes()
+        reason = admit(path, source)
+        if reason is None:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:  # vanished or unreadable between the check and the read
+                reason = f"unreadable: {exc.strerror or exc}"
+        if reason is not None:
+            refused.append(Refusal(path, reason))
+            continue
         encoding = None if path.suffix.lower() in DOCX_EXTS else detect_encoding(data)
         rows.append(
             {
@@ -101,7 +182,7 @@ def read_raw(files: list[Path], arrival_date: date, source: Path) -> pl.DataFram
                 "content": data,
             }
         )
-    return pl.DataFrame(rows, schema=RAW_SCHEMA)
+    return pl.DataFrame(rows, schema=RAW_SCHEMA), refused
 
 
 RAW_SCHEMA = {

@@ -64,11 +64,16 @@ class PlanItem:
 
 
 def input_hash(files: list[Path], source: Path) -> str:
-    """Changes when a file of the partition is added, removed, renamed or altered (reads the files)."""
-    return hash_of_contents(
-        (Path(p).relative_to(source).as_posix(), hashlib.sha256(Path(p).read_bytes()).hexdigest())
-        for p in files
-    )
+    """Changes when a file of the partition is added, removed, renamed or altered (reads the files). Only the
+    files a run would read count (`ingest.admit`): a FIFO, a symlink out of the zone or a dot-file never do."""
+    pairs = []
+    for p in map(Path, files):
+        if ingest.admit(p, source) is None:
+            try:
+                pairs.append((p.relative_to(source).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()))
+            except OSError:
+                continue  # gone or unreadable: the run quarantines it
+    return hash_of_contents(pairs)
 
 
 def hash_of_contents(files: Iterable[tuple[str, str]]) -> str:

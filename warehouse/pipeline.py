@@ -95,18 +95,22 @@ class AuditFailed(RuntimeError):
 
 
 def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str) -> Batch:
-    raw = ingest.read_raw(files, arrival_date, source)
+    """Read the partition's admitted files; every refused entry becomes a quarantine record with its reason."""
+    raw, refused = ingest.read_landing(files, arrival_date, source)
     digest = ledger.hash_of_contents(zip(raw["source_path"], raw["doc_id"], strict=True))
-    return Batch(arrival_date, run_id, raw, input_hash=digest)
+    rows = [
+        {"doc_id": None, "source_file": r.path.name, "path": str(r.path), "reason": r.reason} for r in refused
+    ]
+    quarantine = validate.quarantine_landing(rows, run_id=run_id, arrival_date=arrival_date)
+    return Batch(arrival_date, run_id, raw, quarantine=quarantine, input_hash=digest)
 
 
 def stage_step(batch: Batch) -> Batch:
     """Stage each document once: identical bytes that arrived under several names are one document, named
     by its last arrival in path order (raw keeps every arrival)."""
     batch.staged, rejected = clean.stage_documents(latest_arrivals(batch.raw))
-    batch.quarantine = validate.quarantine_documents(
-        rejected, run_id=batch.run_id, arrival_date=batch.arrival_date
-    )
+    staged_out = validate.quarantine_documents(rejected, run_id=batch.run_id, arrival_date=batch.arrival_date)
+    batch.quarantine = pl.concat([batch.quarantined(), staged_out], how="vertical")
     return batch
 
 

@@ -1,4 +1,10 @@
-"""SQL over the current snapshot with DuckDB: one view per curated table, from the manifest's files."""
+"""SQL over the current snapshot with DuckDB: one relation per curated table, from the manifest's files.
+
+The connection is read-only towards the file system: the snapshot's files are scanned through Arrow
+datasets registered before DuckDB's external access is switched off and the setting locked, so a statement
+cannot read other files (read_text('/etc/shadow')), write any (COPY … TO), attach databases or install
+extensions. Results are written by the caller (`warehouse sql -o FILE`).
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,32 @@ from warehouse import read
 
 
 def connect(root: str | Path) -> Any:
-    """An in-memory DuckDB connection with views indicators, indicator_panel, regions and documents, and the
-    indicator catalog as `catalog` (code, name_zh, unit, definition, typical_cues, not_this)."""
+    """An in-memory DuckDB connection over one snapshot: indicators, indicator_panel, regions and
+    documents, and the indicator catalog as `catalog` (code, name_zh, unit, definition, typical_cues,
+    not_this). File access is off once they are registered."""
     import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
 
     con = duckdb.connect()
     con.register("catalog", read.catalog_table().collect().to_arrow())
     tables = read.manifest(root)["tables"]
     for name in read.TABLES:
         files = [read._join(root, f) for f in tables[name]]
-        hive = ", hive_partitioning = true" if name == "indicators" else ""
-        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}]{hive})")
+        if name == "indicators" and not files:  # nothing published yet: an empty table of the right shape
+            from warehouse.extract import FACT_SCHEMA
+
+            con.register(name, pl.DataFrame(schema=FACT_SCHEMA).to_arrow())
+        elif name == "indicators":  # hive folders arrival_date=YYYY-MM-DD/part-0.parquet
+            base = str(Path(files[0]).parent.parent)
+            part = ds.partitioning(pa.schema([("arrival_date", pa.date32())]), flavor="hive")
+            con.register(
+                name, ds.dataset(files, format="parquet", partitioning=part, partition_base_dir=base)
+            )
+        else:
+            con.register(name, ds.dataset(files, format="parquet"))
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
 
 

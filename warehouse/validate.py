@@ -142,6 +142,15 @@ def quarantine_documents(rejected: list[dict[str, Any]], *, run_id: str, arrival
     return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
 
 
+def quarantine_landing(refused: list[dict[str, Any]], *, run_id: str, arrival_date: date) -> pl.DataFrame:
+    """Landing-zone entries not read (symlinks out, loops, dot-files, devices, unreadable or vanished)."""
+    rows = [
+        _record(r, r["reason"], layer="raw", table="documents", run_id=run_id, arrival_date=arrival_date)
+        for r in refused
+    ]
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
+
+
 def orphan_reasons(df: pl.DataFrame, key: str, parent_keys: set[str], parent: str) -> dict[int, str]:
     """Cross-table rule: every row's `key` must exist in the parent table."""
     return {
