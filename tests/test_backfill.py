@@ -62,14 +62,14 @@ def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
 
     import warehouse.ingest
 
-    real_read = warehouse.ingest.read_raw
+    real_read = warehouse.ingest.read_landing
 
     def corrupt(files, arrival_date, source):  # the 2022-02-11 input can no longer be read
         if arrival_date == date(2022, 2, 11):
             raise OSError("corrupt input: unreadable file")
         return real_read(files, arrival_date, source)
 
-    monkeypatch.setattr(warehouse.ingest, "read_raw", corrupt)
+    monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)
     state = backfill_flow(START, END, str(landing), str(root), "all", 2, return_state=True)
     assert state.is_failed() and "2022-02-11" in str(state.message)
     records = ledger.read_ledger(root)
@@ -80,7 +80,7 @@ def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
     assert records[date(2022, 2, 12)].status in ("published", "flagged")  # the others went on
     assert snapshot(root) == before  # the failed partition kept what was published before
 
-    monkeypatch.setattr(warehouse.ingest, "read_raw", real_read)
+    monkeypatch.setattr(warehouse.ingest, "read_landing", real_read)
     retried = backfill_flow(START, END, str(landing), str(root), "failed", 2)
     assert [r["partition"] for r in retried if r["status"] not in ("skipped", "empty")] == ["2022-02-11"]
 

@@ -221,9 +221,11 @@ def test_empty_snapshot_renders(root):
     assert "No indicator values in this snapshot." in text and "<svg" not in text
 
 
-def test_load_rereads_while_snapshots_change(root, monkeypatch):
-    real, ids = read.manifest, iter(range(100))
-    monkeypatch.setattr(read, "manifest", lambda *a, **k: real(*a, **k) | {"snapshot": str(next(ids))})
+def test_load_takes_the_next_snapshot_when_its_files_were_pruned(root, monkeypatch):
+    def pruned(self, **filters):
+        raise FileNotFoundError("pruned")
+
+    monkeypatch.setattr(read.Snapshot, "indicators", pruned)
     with pytest.raises(RuntimeError, match="changed during 3 reads"):
         report.load(root)
 

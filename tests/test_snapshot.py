@@ -184,3 +184,13 @@ def test_fact_roles_are_the_schemas():
     from warehouse.extract import FactRole
 
     assert get_args(FactRole) == FACT_ROLES
+
+
+def test_a_pinned_snapshot_reads_one_manifest_while_the_next_is_published(sample_run, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    pinned = read.snapshot(root)
+    before = pinned.panel().collect().height
+    snapshot.publish(root)  # a new snapshot becomes current
+    assert read.manifest(root)["snapshot"] != pinned.manifest["snapshot"]
+    assert pinned.panel().collect().height == before and pinned.indicators().collect().height > 0

@@ -39,3 +39,48 @@ def test_failed_write_keeps_the_previous_partition(tmp_path):
 
 def test_reading_a_table_never_written_gives_none(tmp_path):
     assert storage.read_table(tmp_path, "curated", "indicators") is None
+
+
+def test_an_appended_line_is_whole_or_absent_and_a_full_disk_says_so(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    log = tmp_path / "runs.jsonl"
+    storage.append_line(log, '{"a": 1}')
+    real_write = os.write
+
+    def half_then_full(fd, data):  # the disk fills up in the middle of the line
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="disk full while writing"):
+        storage.append_line(log, '{"b": 2}')
+    monkeypatch.setattr(os, "write", real_write)
+    assert log.read_text(encoding="utf-8") == '{"a": 1}\n'  # no torn line
+
+
+def test_a_full_disk_while_writing_a_table_says_so(tmp_path):
+    import polars as pl
+
+    def full(path):
+        raise pl.exceptions.ComputeError("failed to write: No space left on device (os error 28)")
+
+    with pytest.raises(OSError, match="disk full while writing"):
+        storage.replace_atomically(tmp_path / "t.parquet", full)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_staging_folders_are_removed_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    old, fresh = storage.staging_root(tmp_path, "crashed"), storage.staging_root(tmp_path, "running")
+    for folder in (old, fresh):
+        (folder / "curated").mkdir(parents=True)
+        (folder / "curated" / "part-0.parquet").write_bytes(b"x")
+    long_ago = time.time() - storage.STAGING_RETENTION_S - 60
+    for p in (old, old / "curated", old / "curated" / "part-0.parquet"):
+        os.utime(p, (long_ago, long_ago))
+    assert storage.prune_staging(tmp_path) == [old]
+    assert not old.exists() and (fresh / "curated" / "part-0.parquet").exists()

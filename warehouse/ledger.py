@@ -253,8 +253,8 @@ def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionReco
 
 def recover(root: Path) -> list[date]:
     """Complete every publish a crash interrupted (an intent file is left and nobody holds its date's
-    lock): move what is left of the audited files, write the record, remove the intent. Returns the dates
-    completed."""
+    lock): move what is left of the audited files, write the record, remove the intent; then remove stale
+    staging folders (`storage.prune_staging`). Returns the dates completed."""
     folder = Path(root) / LEDGER
     done = []
     for path in sorted(folder.glob("????-??-??.publishing.json")) if folder.is_dir() else []:
@@ -267,6 +267,7 @@ def recover(root: Path) -> list[date]:
             write_record(root, PartitionRecord(**intent["record"]))
             path.unlink(missing_ok=True)
             done.append(day)
+    storage.prune_staging(root)  # after recovery: an interrupted publish's staging was needed above
     return done
 
 

@@ -317,8 +317,7 @@ def _record_run(root: Path, summary: PartitionResult) -> None:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "extractor_version": EXTRACTOR_VERSION,
     }
-    with (folder / "runs.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    storage.append_line(folder / "runs.jsonl", json.dumps(line, ensure_ascii=False))
 
 
 def run_partition(

@@ -3,16 +3,18 @@
     from warehouse import read
     panel = read.panel("data", region="四川省", indicators=["bridging_funds"], years=(2021, 2023))
     panel.collect()
+    snap = read.snapshot("data")  # several tables of one snapshot
+    facts, documents = snap.indicators().collect(), snap.documents().collect()
 
 `root` is a local folder or an fsspec URL (``s3://bucket/warehouse``, ``file:///…``); `storage_options` are
-passed to fsspec and polars. Every reader follows ``curated/_manifest.json``, so the tables read together
-come from one snapshot even while a run is publishing the next.
+passed to fsspec and polars. Every reader follows ``curated/_manifest.json``; to read several tables of one
+snapshot while runs publish the next, pin it with `snapshot()` and read through that object.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,36 @@ def manifest(root: str | Path, storage_options: dict[str, Any] | None = None) ->
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One snapshot, pinned: every table read through it comes from the same manifest, however many runs
+    publish meanwhile (`read.snapshot(root)`; the module-level readers each follow the current manifest)."""
+
+    root: str | Path
+    manifest: dict[str, Any]
+    storage_options: dict[str, Any] | None = None
+
+    def table(self, name: str, **filters: Any) -> pl.LazyFrame:
+        return _scan(self, name, **filters)
+
+    def indicators(self, **filters: Any) -> pl.LazyFrame:
+        return _scan(self, "indicators", **filters)
+
+    def panel(self, **filters: Any) -> pl.LazyFrame:
+        return _scan(self, "indicator_panel", **filters)
+
+    def regions(self, **filters: Any) -> pl.LazyFrame:
+        return _scan(self, "regions", **filters)
+
+    def documents(self, **filters: Any) -> pl.LazyFrame:
+        return _scan(self, "documents", **filters)
+
+
+def snapshot(root: str | Path = "data", storage_options: dict[str, Any] | None = None) -> Snapshot:
+    """The current snapshot, pinned for several reads."""
+    return Snapshot(root, manifest(root, storage_options), storage_options)
+
+
 def table(
     name: str,
     root: str | Path = "data",
@@ -46,11 +78,24 @@ def table(
     years: tuple[int, int] | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> pl.LazyFrame:
-    """A curated table, filtered to a region and its descendants (name or code), indicator codes and an
-    inclusive year range, where the table has those columns."""
+    """A curated table of the current snapshot, filtered to a region and its descendants (name or code),
+    indicator codes and an inclusive year range, where the table has those columns."""
+    pinned = snapshot(root, storage_options)
+    return _scan(pinned, name, region=region, indicators=indicators, years=years)
+
+
+def _scan(
+    snap: Snapshot,
+    name: str,
+    *,
+    region: str | None = None,
+    indicators: list[str] | None = None,
+    years: tuple[int, int] | None = None,
+) -> pl.LazyFrame:
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; expected one of {TABLES}")
-    files = [_join(root, f) for f in manifest(root, storage_options)["tables"][name]]
+    root, storage_options = snap.root, snap.storage_options
+    files = [_join(root, f) for f in snap.manifest["tables"][name]]
     lf = pl.scan_parquet(files, storage_options=storage_options, hive_partitioning=name == "indicators")
     columns = lf.collect_schema().names()
     if region is not None and "region_code" in columns:

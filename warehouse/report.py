@@ -69,13 +69,15 @@ def build_report(root: str | Path, out: Path | None = None) -> Path:
 def load(root: str | Path, attempts: int = 3) -> Snapshot:
     """The tables of one snapshot: reads again when a run published a new one while they were read."""
     for _ in range(attempts):
-        manifest = read.manifest(root)
-        levels = read.regions_table(root).select("region_code", "level")
-        panel = read.panel(root).join(levels, on="region_code", how="left").collect()
-        facts = read.indicators(root).collect()
-        documents = read.documents(root).collect()
-        if read.manifest(root)["snapshot"] == manifest["snapshot"]:
-            return Snapshot(manifest, panel, facts, documents, facts.height, _texts(root, documents))
+        snap = read.snapshot(root)  # every table from one manifest
+        try:
+            levels = snap.regions().select("region_code", "level")
+            panel = snap.panel().join(levels, on="region_code", how="left").collect()
+            facts = snap.indicators().collect()
+            documents = snap.documents().collect()
+        except FileNotFoundError:  # the snapshot was pruned while it was read: take the next one
+            continue
+        return Snapshot(snap.manifest, panel, facts, documents, facts.height, _texts(root, documents))
     raise RuntimeError(f"snapshots under {root} changed during {attempts} reads")
 
 

@@ -12,6 +12,7 @@ then moves each file into place with `publish_staged` (renames on the same files
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -43,9 +44,42 @@ def replace_atomically(target: Path, write: Callable[[Path], object]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        raise _explained(exc, target) from exc
+    except Exception as exc:  # polars and pyarrow report a full disk in their own exception types
+        if "No space left on device" in str(exc):
+            raise OSError(errno.ENOSPC, f"disk full while writing {target}; nothing was published") from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line with a single write; if it cannot be written whole (disk full), the file is cut back
+    to where it was, so no torn line is ever left, and the error says what happened."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            raise _explained(exc, path) from exc
+        if written != len(data):
+            os.ftruncate(fd, size)
+            raise OSError(
+                errno.ENOSPC, f"disk full: only {written} of {len(data)} bytes of a line fit", str(path)
+            )
+    finally:
+        os.close(fd)
+
+
+def _explained(exc: OSError, path: Path) -> OSError:
+    if exc.errno == errno.ENOSPC:
+        return OSError(errno.ENOSPC, f"disk full while writing {path}; nothing was published", str(path))
+    return exc
 
 
 def write_text_atomically(target: Path, text: str) -> Path:
@@ -83,6 +117,31 @@ def staging_root(root: Path, run_id: str) -> Path:
     """Where a run writes its partition before the audit: a private root with the same layout."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     return Path(root) / STAGING / safe
+
+
+STAGING_RETENTION_S = 24 * 3600  # a failed audit's staged files stay this long for inspection
+
+
+def prune_staging(root: Path, older_than: float = STAGING_RETENTION_S) -> list[Path]:
+    """Remove staging folders nothing has written to for `older_than` seconds (left by a crash or by a failed
+    audit); a run in progress writes its own folder, so it is never this old. Returns what was removed."""
+    import time
+
+    folder = Path(root) / STAGING
+    removed: list[Path] = []
+    try:
+        runs = sorted(folder.iterdir())
+    except OSError:  # no staging folder (or it went meanwhile)
+        return removed
+    for run in runs:
+        try:  # another process may publish (and remove) a folder while it is looked at
+            newest = max([run.stat().st_mtime, *(p.stat().st_mtime for p in run.rglob("*"))])
+        except OSError:
+            continue
+        if time.time() - newest > older_than:
+            shutil.rmtree(run, ignore_errors=True)
+            removed.append(run)
+    return removed  # the _staging folder itself stays: a run may be creating its folder in it right now
 
 
 def publish_staged(staging: Path, root: Path) -> list[Path]:
