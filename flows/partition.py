@@ -63,12 +63,13 @@ def io_task(name: str, timeout_seconds: int) -> Callable[[Callable[P, R]], Task[
 
 @io_task("ingest", timeout_seconds=600)
 def ingest_task(files: list[str], arrival_date: date, source: str, run_id: str) -> Batch:
-    return pipeline.ingest_step([Path(f) for f in files], arrival_date, Path(source), run_id)
+    limits = Settings.from_env().limits
+    return pipeline.ingest_step([Path(f) for f in files], arrival_date, Path(source), run_id, limits)
 
 
 @task(name="clean", timeout_seconds=900, cache_policy=NO_CACHE)
 def clean_task(batch: Batch) -> Batch:
-    return pipeline.stage_step(batch)
+    return pipeline.stage_step(batch, Settings.from_env().limits)
 
 
 @io_task("extract", timeout_seconds=1800)

@@ -64,10 +64,10 @@ def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
 
     real_read = warehouse.ingest.read_landing
 
-    def corrupt(files, arrival_date, source):  # the 2022-02-11 input can no longer be read
+    def corrupt(files, arrival_date, source, *limits):  # the 2022-02-11 input can no longer be read
         if arrival_date == date(2022, 2, 11):
             raise OSError("corrupt input: unreadable file")
-        return real_read(files, arrival_date, source)
+        return real_read(files, arrival_date, source, *limits)
 
     monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)
     state = backfill_flow(START, END, str(landing), str(root), "all", 2, return_state=True)

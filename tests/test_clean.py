@@ -181,3 +181,47 @@ def test_a_short_line_with_a_labelled_date_is_page_metadata():
     parsed = clean.parse_plain("标题\n" + text)
     assert parsed.published == date(2018, 12, 28)
     assert parsed.paragraphs == ["正文第一段，全年完成危房改造2100户。"]
+
+
+def test_yaml_aliases_are_refused_not_expanded():
+    laughs = (
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"
+    )
+    text = f"---\n{laughs}title: t\n---\n<p>正文</p>\n"
+    with pytest.raises(clean.DocumentError, match="aliases"):
+        clean.parse_jekyll(text)
+
+
+@pytest.mark.parametrize(
+    ("limit", "content", "fmt", "reason"),
+    [
+        (
+            {"max_yaml_bytes": 10},
+            "---\ntitle: 一个很长的标题\n---\n<p>正文</p>".encode(),
+            "jekyll",
+            "front matter larger",
+        ),
+        ({"max_staged_chars": 50}, ("脱贫" * 100).encode(), "text", "too long"),
+    ],
+)
+def test_parser_limits_end_in_a_reason(limit, content, fmt, reason):
+    from warehouse.settings import Limits
+
+    with pytest.raises(clean.DocumentError, match=reason):
+        clean.stage_one(content, fmt, "utf-8", "x", Limits(**limit))
+
+
+def test_a_docx_that_would_inflate_past_the_limit_is_refused_before_inflating():
+    import io
+    import zipfile
+
+    from warehouse.settings import Limits
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", b"\0" * 5_000_000)  # 5 MB of zeros in a few KB
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(clean.DocumentError, match="refused before inflating"):
+        clean.stage_one(
+            buffer.getvalue(), "docx", None, "bomb.docx", Limits(max_docx_inflated_bytes=1_000_000)
+        )

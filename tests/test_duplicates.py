@@ -64,3 +64,29 @@ def test_the_same_file_in_two_names_and_two_dates_is_one_document(tmp_path):
 
     html = report.build_report(root, tmp_path / "report.html").read_text(encoding="utf-8")
     assert f"<b>{expected.height:,}</b> facts" in html and "<b>1</b> documents" in html
+
+
+def test_a_copy_with_an_unsupported_name_does_not_hide_the_document(tmp_path):
+    landing = tmp_path / "landing" / "2022-02-09"
+    landing.mkdir(parents=True)
+    shutil.copy(DOC, landing / DOC.name)
+    shutil.copy(DOC, landing / f"{DOC.name}.bak")  # sorts last, but .bak is no format
+    files = sorted(landing.iterdir())
+    result = pipeline.run_partition(files, DAYS[0], landing.parent, tmp_path / "root", "bak", quality=False)
+    assert result.documents == 1 and result.facts > 5
+    staged = storage.read_table(tmp_path / "root", "staged", "documents")
+    assert staged["source_file"].to_list() == [DOC.name]
+
+
+def test_a_document_is_read_from_its_latest_arrival_only():
+    base = {"doc_id": "d", "indicator": "x", "value": 1.0, "role": None}
+    facts = pl.DataFrame(
+        [
+            base | {"fact_id": "old-only", "arrival_date": DAYS[0]},  # an older extraction's fact
+            base | {"fact_id": "both", "arrival_date": DAYS[0]},
+            base | {"fact_id": "both", "arrival_date": DAYS[1]},
+            base | {"fact_id": "new", "arrival_date": DAYS[1]},
+        ]
+    )
+    latest = snapshot.latest_facts(facts)
+    assert sorted(latest["fact_id"]) == ["both", "new"] and set(latest["role"]) == {"value"}

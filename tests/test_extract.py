@@ -642,3 +642,14 @@ def roles(body: str, **kw) -> dict[float, tuple[str, float | None]]:
 )
 def test_fact_roles_say_how_a_figure_relates_to_the_others(body, expected):
     assert roles(body) == expected
+
+
+def test_bracket_items_belong_to_the_total_not_to_their_siblings():
+    got = roles("监测对象60户199人（甲类24户80人、乙类18户60人）。")
+    assert got[24] == ("part", 60) and got[18] == ("part", 60)
+    assert got[80] == ("part", 199) and got[60] == ("part", 199)
+
+
+def test_a_change_to_the_same_value_is_no_change_start():
+    got = facts_of("农村低保标准由每人每年5000元提高到5000元。")
+    assert all(f["part_of"] != f["fact_id"] for f in got)

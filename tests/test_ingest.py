@@ -122,3 +122,13 @@ def test_folders_that_are_not_dates_are_skipped_and_named(tmp_path):
     assert list(parts) == [date(2024, 3, 1)]  # 2022-13-45 does not stop the run
     problems = {p.path.name: p.reason for p in ingest.landing_problems(tmp_path)}
     assert set(problems) == {"2022-13-45", "latest", ".git"} and "not a date" in problems["latest"]
+
+
+def test_a_file_over_the_size_limit_is_refused_with_its_size(tmp_path):
+    from warehouse.settings import Limits
+
+    (tmp_path / "big.txt").write_text("脱贫" * 1000, encoding="utf-8")
+    raw, refused = ingest.read_landing(
+        [tmp_path / "big.txt"], date(2024, 1, 1), tmp_path, Limits(max_file_bytes=100)
+    )
+    assert raw.height == 0 and "too large: 6,000 bytes" in refused[0].reason

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ import polars as pl
 import yaml
 
 from warehouse import regions
+from warehouse.settings import DEFAULT_LIMITS, Limits
 from warehouse.simplified import to_simplified
 
 # Full-width ASCII that carries numbers and units is folded; CJK punctuation (，。；：（）！？) is kept.
@@ -217,12 +219,27 @@ def _split_publisher(lines: list[str]) -> tuple[list[str], str | None]:
     return kept, publisher
 
 
-def parse_jekyll(text: str) -> Parsed:
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*alias` references (billion-laughs expansion) are refused, not expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise DocumentError(
+                "front matter uses YAML aliases (*name): refused, they can expand without bound"
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_jekyll(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     m = re.match(r"^---\n(.*?)\n---\n?(.*)$", text, re.S)
     if not m:
         raise DocumentError("front matter not closed: expected a second '---' line")
+    if len(m.group(1).encode("utf-8")) > limits.max_yaml_bytes:
+        raise DocumentError(
+            f"front matter larger than {limits.max_yaml_bytes:,} bytes (WAREHOUSE_MAX_YAML_BYTES)"
+        )
     try:
-        front = yaml.safe_load(m.group(1)) or {}
+        front = yaml.load(m.group(1), Loader=_NoAliasLoader) or {}  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise DocumentError(f"front matter is not valid YAML: {exc}") from exc
     if not isinstance(front, dict):
@@ -335,11 +352,29 @@ def parse_plain(text: str) -> Parsed:
     )
 
 
-def parse_docx(content: bytes) -> Parsed:
+def check_docx_package(content: bytes, limits: Limits) -> None:
+    """Refuse a .docx whose zip would inflate beyond the limits, from its directory, before inflating."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as package:
+            entries = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"unreadable .docx: {exc}") from exc
+    if len(entries) > limits.max_docx_entries:
+        raise DocumentError(f".docx with {len(entries):,} entries, the limit is {limits.max_docx_entries:,}")
+    inflated = sum(e.file_size for e in entries)
+    if inflated > limits.max_docx_inflated_bytes:
+        raise DocumentError(
+            f".docx inflating to {inflated:,} bytes, the limit is {limits.max_docx_inflated_bytes:,} "
+            "(WAREHOUSE_MAX_DOCX_INFLATED_BYTES): refused before inflating"
+        )
+
+
+def parse_docx(content: bytes, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     import docx  # local import: python-docx is only needed for Word files
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_docx_package(content, limits)
     try:
         document = docx.Document(io.BytesIO(content))
     except Exception as exc:  # python-docx raises several types for broken packages
@@ -386,12 +421,16 @@ def document_region(title: str | None, publisher: str | None, meta: list[str], b
     return regions.document_region(simple[0], simple[1], simple[2], opening, view)
 
 
-def stage_one(content: bytes, fmt: str, encoding: str | None, source_file: str) -> dict[str, Any]:
+def stage_one(
+    content: bytes, fmt: str, encoding: str | None, source_file: str, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """Clean one raw document; raises DocumentError with the quarantine reason."""
     if fmt == "unsupported":
         raise DocumentError(f"unsupported format: {source_file!r} is not .txt, .html or .docx")
     if fmt == "docx":
-        parsed = parse_docx(content)
+        parsed = parse_docx(content, limits)
+    elif fmt == "jekyll":
+        parsed = parse_jekyll(normalize(decode(content, encoding)).lstrip("\ufeff"), limits)
     else:
         parsed = PARSERS[fmt](normalize(decode(content, encoding)).lstrip("\ufeff"))
     title = normalize(parsed.title or "").replace("\n", " ").strip() or None
@@ -399,6 +438,11 @@ def stage_one(content: bytes, fmt: str, encoding: str | None, source_file: str) 
     if title and body and body[0] == title:
         body = body[1:]
     text = "\n".join([title or "", "", *body])
+    if len(text) > limits.max_staged_chars:
+        raise DocumentError(
+            f"too long: {len(text):,} characters after cleaning, the limit is {limits.max_staged_chars:,} "
+            "(WAREHOUSE_MAX_STAGED_CHARS)"
+        )
     if sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") < MIN_REPORT_CHARS:
         raise DocumentError(f"not a report: fewer than {MIN_REPORT_CHARS} Chinese characters after cleaning")
     region = document_region(title, parsed.publisher, parsed.meta_lines, "\n".join(body))
@@ -414,14 +458,16 @@ def stage_one(content: bytes, fmt: str, encoding: str | None, source_file: str) 
     }
 
 
-def stage_documents(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+def stage_documents(
+    raw: pl.DataFrame, limits: Limits = DEFAULT_LIMITS
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Staged documents, and the documents that could not be staged with their reasons."""
     staged, rejected = [], []
     for row in raw.iter_rows(named=True):
         keys = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "format", "encoding")}
         try:
             staged.append(
-                keys | stage_one(row["content"], row["format"], row["encoding"], row["source_file"])
+                keys | stage_one(row["content"], row["format"], row["encoding"], row["source_file"], limits)
             )
         except DocumentError as exc:
             rejected.append(

@@ -100,10 +100,13 @@ def run(
         typer.echo(f"{name}: {sum(getattr(s, name) for s in summaries)}")
     from warehouse import read
 
-    manifest = read.manifest(root)
-    typer.echo(
-        f"snapshot: {manifest['snapshot']} (indicator_panel {manifest['rows']['indicator_panel']} rows)"
-    )
+    try:
+        manifest = read.manifest(root)
+    except FileNotFoundError:  # only empty dates: nothing was ever published
+        typer.echo("snapshot: none (nothing published yet)")
+    else:
+        rows = manifest["rows"]["indicator_panel"]
+        typer.echo(f"snapshot: {manifest['snapshot']} (indicator_panel {rows} rows)")
     docs = next((s.quality_docs for s in reversed(summaries) if s.quality_docs), None)
     if docs:
         typer.echo(f"data docs: {docs}")
@@ -258,7 +261,7 @@ def sql(
     from warehouse import sql as warehouse_sql
 
     root = _root(root)
-    if output is not None and output.suffix not in (".csv", ".parquet"):
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         _fail("--output must end in .csv or .parquet")
     if output is not None and not output.parent.is_dir():
         _fail(f"--output folder {output.parent} does not exist")
@@ -270,7 +273,7 @@ def sql(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     if output is not None:
-        if output.suffix == ".csv":
+        if output.suffix.lower() == ".csv":
             warehouse_sql.write_csv(result, output)
         else:
             result.write_parquet(output)

@@ -72,6 +72,8 @@ def load_gold(path: Path) -> list[dict[str, Any]]:
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{n}: a gold row must be a JSON object")
             missing = {"doc", "indicator", "value", "region", "year", "optional"} - row.keys()
             if missing:
                 raise ValueError(f"{path}:{n}: gold row lacks {sorted(missing)}")

@@ -413,8 +413,11 @@ def _lists_a_part(view: str, s_lo: int, pos: int, since_prev: str) -> bool:
 
 def _open_bracket(text: str) -> int:
     """The position of the last bracket still open at the end of `text`, or -1."""
-    if "(" not in text and "（" not in text:
+    last_open = max(text.rfind("("), text.rfind("（"))
+    if last_open < 0:
         return -1
+    if ")" not in text[last_open:] and "）" not in text[last_open:]:
+        return last_open  # the common case, found at C speed
     depth = 0
     for k in range(len(text) - 1, -1, -1):
         if text[k] in ")）":
@@ -434,13 +437,17 @@ def _total_span(view: str, qs: list[Mention], s_lo: int, pos: int) -> tuple[int,
     if k < 0:
         q = view.rfind("其中", s_lo, pos)
         return (s_lo, q) if q >= 0 else (s_lo, pos)
-    owner = [m for m in qs if s_lo <= m.start and m.end <= s_lo + k]
-    if not owner:
+    bracket = s_lo + k
+    j = bisect_right(qs, bracket, key=_mention_end) - 1  # the last figure ending before the bracket
+    if j < 0 or qs[j].start < s_lo:
         return pos, pos
-    j = len(owner) - 1  # a pair right before the bracket (60户199人) owns it together
-    while j > 0 and not view[owner[j - 1].end : owner[j].start].strip():
-        j -= 1
-    return owner[j].start, pos
+    while j > 0 and qs[j - 1].start >= s_lo and not view[qs[j - 1].end : qs[j].start].strip():
+        j -= 1  # a pair right before the bracket (60户199人) owns it together
+    return qs[j].start, bracket  # not the bracket's own earlier items: siblings are not totals
+
+
+def _mention_end(m: Mention) -> int:
+    return m.end
 
 
 def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
@@ -694,11 +701,20 @@ def _own_role(
         return f["fact_id"] if f is not None and f["indicator"] == indicator else None
 
     if m.range_role in ("low", "high"):
-        other = qs[k + 1] if m.range_role == "low" and k + 1 < len(qs) else qs[k - 1] if k else None
+        if m.range_role == "low":
+            other = qs[k + 1] if k + 1 < len(qs) else None
+        else:
+            other = qs[k - 1] if k > 0 else None
         return ("range_low" if m.range_role == "low" else "range_high"), same(other)
     nxt = qs[k + 1] if k + 1 < len(qs) else None
-    if nxt is not None and same(nxt) and _CHANGE_TO.fullmatch(view[m.end : nxt.start]):
-        return "change_start", same(nxt)
+    target = same(nxt)
+    if (
+        nxt is not None
+        and target
+        and target != p.fact["fact_id"]
+        and _CHANGE_TO.fullmatch(view[m.end : nxt.start])
+    ):
+        return "change_start", target
     s_lo = ctx.sentence[0]
     if p.fact["rule"].startswith("subset of") or _open_bracket(view[s_lo : m.start]) >= 0:
         lo, hi = _total_span(view, qs, s_lo, m.start)

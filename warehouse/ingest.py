@@ -18,6 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
+from warehouse.settings import DEFAULT_LIMITS, Limits
+
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TEXT_EXTS = {".txt", ".md", ".text"}
 HTML_EXTS = {".html", ".htm", ".shtml", ".xhtml"}
@@ -88,8 +90,9 @@ def _entries(folder: Path) -> list[Path]:
     return sorted(out)
 
 
-def admit(path: Path, source: Path) -> str | None:
-    """Why a landing-zone entry is not read as a document, or None for a regular file inside the zone."""
+def admit(path: Path, source: Path, max_bytes: int = DEFAULT_LIMITS.max_file_bytes) -> str | None:
+    """Why a landing-zone entry is not read as a document, or None for a regular file inside the zone no
+    larger than `max_bytes`."""
     if path.name.startswith("."):
         return "hidden entry (dot-file): not a document"
     try:
@@ -97,7 +100,8 @@ def admit(path: Path, source: Path) -> str | None:
             real = path.resolve(strict=True)
             if not real.is_relative_to(Path(source).resolve()):
                 return "symlink pointing outside the landing zone: not read"
-        mode = path.stat().st_mode
+        info = path.stat()
+        mode = info.st_mode
     except FileNotFoundError:
         return "vanished or a broken symlink: the file was gone before it was read"
     except RuntimeError:
@@ -108,6 +112,8 @@ def admit(path: Path, source: Path) -> str | None:
         return "a linked folder: not followed"
     if not stat.S_ISREG(mode):
         return "not a regular file (device, FIFO or socket): not read"
+    if info.st_size > max_bytes:
+        return f"too large: {info.st_size:,} bytes, the limit is {max_bytes:,} (WAREHOUSE_MAX_FILE_BYTES)"
     return None
 
 
@@ -155,12 +161,14 @@ def read_raw(files: list[Path], arrival_date: date, source: Path) -> pl.DataFram
     return read_landing(files, arrival_date, source)[0]
 
 
-def read_landing(files: list[Path], arrival_date: date, source: Path) -> tuple[pl.DataFrame, list[Refusal]]:
+def read_landing(
+    files: list[Path], arrival_date: date, source: Path, limits: Limits = DEFAULT_LIMITS
+) -> tuple[pl.DataFrame, list[Refusal]]:
     """One row per admitted file with its exact bytes, sha256 doc_id, detected format and encoding, and the
     entries refused (symlinks out of the zone, loops, dot-files, devices, unreadable or vanished files)."""
     rows, refused = [], []
     for path in files:
-        reason = admit(path, source)
+        reason = admit(path, source, limits.max_file_bytes)
         if reason is None:
             try:
                 data = path.read_bytes()

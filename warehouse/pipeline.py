@@ -22,6 +22,7 @@ import polars as pl
 from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
 from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, ledger, storage, validate
 from warehouse.results import PartitionResult
+from warehouse.settings import DEFAULT_LIMITS, Limits
 
 TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
 
@@ -94,9 +95,11 @@ class AuditFailed(RuntimeError):
         )
 
 
-def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str) -> Batch:
+def ingest_step(
+    files: list[Path], arrival_date: date, source: Path, run_id: str, limits: Limits = DEFAULT_LIMITS
+) -> Batch:
     """Read the partition's admitted files; every refused entry becomes a quarantine record with its reason."""
-    raw, refused = ingest.read_landing(files, arrival_date, source)
+    raw, refused = ingest.read_landing(files, arrival_date, source, limits)
     digest = ledger.hash_of_contents(zip(raw["source_path"], raw["doc_id"], strict=True))
     rows = [
         {"doc_id": None, "source_file": r.path.name, "path": str(r.path), "reason": r.reason} for r in refused
@@ -105,18 +108,21 @@ def ingest_step(files: list[Path], arrival_date: date, source: Path, run_id: str
     return Batch(arrival_date, run_id, raw, quarantine=quarantine, input_hash=digest)
 
 
-def stage_step(batch: Batch) -> Batch:
+def stage_step(batch: Batch, limits: Limits = DEFAULT_LIMITS) -> Batch:
     """Stage each document once: identical bytes that arrived under several names are one document, named
     by its last arrival in path order (raw keeps every arrival)."""
-    batch.staged, rejected = clean.stage_documents(latest_arrivals(batch.raw))
+    batch.staged, rejected = clean.stage_documents(latest_arrivals(batch.raw), limits)
     staged_out = validate.quarantine_documents(rejected, run_id=batch.run_id, arrival_date=batch.arrival_date)
     batch.quarantine = pl.concat([batch.quarantined(), staged_out], how="vertical")
     return batch
 
 
 def latest_arrivals(raw: pl.DataFrame) -> pl.DataFrame:
-    """One raw row per doc_id: the last arrival (by arrival date, then path)."""
-    return raw.sort("arrival_date", "source_path").unique("doc_id", keep="last", maintain_order=True)
+    """One raw row per doc_id: the last arrival (by arrival date, then path) among the copies whose name
+    gives a supported format (X.txt beside a byte-identical X.txt.bak is staged as X.txt)."""
+    supported = (pl.col("format") != "unsupported").alias("_supported")
+    ordered = raw.with_columns(supported).sort("_supported", "arrival_date", "source_path")
+    return ordered.unique("doc_id", keep="last", maintain_order=True).drop("_supported")
 
 
 def extract_step(batch: Batch, cache_root: Path | None = None) -> Batch:
@@ -321,10 +327,17 @@ def _record_run(root: Path, summary: PartitionResult) -> None:
 
 
 def run_partition(
-    files: list[Path], arrival_date: date, source: Path, root: Path, run_id: str, *, quality: bool = True
+    files: list[Path],
+    arrival_date: date,
+    source: Path,
+    root: Path,
+    run_id: str,
+    *,
+    quality: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> PartitionResult:
     """All steps of one partition without Prefect (a date without files is an empty result)."""
     if not files:
         return empty_result(root, arrival_date, run_id)
-    batch = ingest_step(files, arrival_date, source, run_id)
-    return publish_step(validate_step(extract_step(stage_step(batch), root)), root, quality=quality)
+    batch = ingest_step(files, arrival_date, source, run_id, limits)
+    return publish_step(validate_step(extract_step(stage_step(batch, limits), root)), root, quality=quality)

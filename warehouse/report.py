@@ -100,8 +100,10 @@ def render(snap: Snapshot) -> str:
     """The whole page as one HTML string."""
     codes = [c for c in catalog.indicators() if c in set(snap.panel["indicator"].to_list())]
     colors = region_colors(snap.panel)
+    values = dict(snap.chosen.select("fact_id", "value").iter_rows())
     sections = [
-        indicator_section(code, snap.panel.filter(pl.col("indicator") == code), colors) for code in codes
+        indicator_section(code, snap.panel.filter(pl.col("indicator") == code), colors, values)
+        for code in codes
     ]
     body = "\n".join(
         [
@@ -149,7 +151,12 @@ def region_colors(panel: pl.DataFrame) -> dict[str, str]:
     return {code: PALETTE[i % len(PALETTE)] for i, code in enumerate(codes)}
 
 
-def indicator_section(code: str, rows: pl.DataFrame, colors: dict[str, str] | None = None) -> str:
+def indicator_section(
+    code: str,
+    rows: pl.DataFrame,
+    colors: dict[str, str] | None = None,
+    values: dict[str, float] | None = None,
+) -> str:
     """Heading, one chart per administrative level (a province is never drawn beside its own counties) and
     the table of one indicator's panel rows."""
     ind = catalog.indicators()[code]
@@ -166,7 +173,7 @@ def indicator_section(code: str, rows: pl.DataFrame, colors: dict[str, str] | No
         f'<section class="indicator" id="ind-{esc(code)}">\n'
         f"<h2>{esc(ind.name_zh)} <code>{esc(code)}</code></h2>\n"
         f'<p class="def">Unit: {esc(unit)}. {esc(ind.definition)}</p>\n'
-        f"{''.join(figures)}\n{panel_table(ind.unit, rows)}\n</section>"
+        f"{''.join(figures)}\n{panel_table(ind.unit, rows, values)}\n</section>"
     )
 
 
@@ -183,39 +190,31 @@ def _level_figure(code: str, rows: pl.DataFrame, level: str | None, colors: dict
     return f"<figure>{caption}{chart(code, rows, colors, level)}</figure>\n{note}"
 
 
-def panel_table(unit: str, rows: pl.DataFrame) -> str:
+def panel_table(unit: str, rows: pl.DataFrame, values: dict[str, float] | None = None) -> str:
     order = {level: i for i, level in enumerate(LEVELS)}
     ranked = rows.with_columns(
         _rank=pl.col("level").replace_strict(order, default=len(order))
         if "level" in rows.columns
         else pl.lit(0)
     ).sort("_rank", "region_code", "year")
-    body = "".join(_panel_row(unit, r) for r in ranked.iter_rows(named=True))
+    body = "".join(_panel_row(unit, r, values or {}) for r in ranked.iter_rows(named=True))
     return (
         '<table class="panel"><thead><tr><th>Region</th><th>Year</th><th>Value</th><th>Sources</th>'
         f"<th>Conflicting values</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 
-def _panel_row(unit: str, r: dict[str, Any]) -> str:
-    ids = r.get("conflicting_fact_ids") or []
-    values = r["conflicting_values"]
-    others = ", ".join(
-        f'<a href="#fact-{esc(f)}">{esc(fmt_value(v, unit))}</a>' for f, v in _pair_values(ids, values)
-    )
+def _panel_row(unit: str, r: dict[str, Any], values: dict[str, float]) -> str:
+    """One panel row; each conflicting value links to its own fact (`values`: fact_id → value)."""
+    ids = [f for f in r.get("conflicting_fact_ids") or [] if f in values]
+    others = ", ".join(f'<a href="#fact-{esc(f)}">{esc(fmt_value(values[f], unit))}</a>' for f in ids)
+    others = others or ", ".join(esc(fmt_value(v, unit)) for v in r["conflicting_values"])
     tip = f"{fmt_exact(r['value'], unit)}; chosen: {r['rule']}"
     link = f'<a href="#fact-{esc(r["chosen_fact_id"])}" title="{esc(tip)}">{esc(fmt_value(r["value"], unit))}</a>'
     return (
         f'<tr><td>{esc(r["region_name"])}</td><td>{r["year"]}</td><td class="num">{link}</td>'
         f'<td class="num">{r["sources"]}</td><td>{others or "—"}</td></tr>'
     )
-
-
-def _pair_values(fact_ids: list[str], values: list[float]) -> list[tuple[str, float]]:
-    """(fact_id, value) for each conflicting value: facts are listed in value order, one or more per value."""
-    if len(fact_ids) == len(values):
-        return list(zip(fact_ids, values, strict=True))
-    return [(f, v) for f, v in zip(fact_ids, sorted(values) * len(fact_ids), strict=False)]
 
 
 def evidence_section(panel: pl.DataFrame, facts: pl.DataFrame, documents: pl.DataFrame) -> str:
@@ -326,9 +325,9 @@ def scale_for(values: list[float]) -> Scale:
     beside 30亿 would not show on a linear axis), else a linear one."""
     positive = [v for v in values if v > 0]
     if positive and max(positive) >= LOG_RATIO * min(positive):
-        return Scale(
-            10.0 ** math.ceil(math.log10(max(positive))), 10.0 ** math.floor(math.log10(min(positive))), True
-        )
+        low = 10.0 ** math.floor(math.log10(min(positive)))
+        low = low / 10 if low >= min(positive) else low  # the smallest bar is never as flat as a zero
+        return Scale(10.0 ** math.ceil(math.log10(max(positive))), low, True)
     return Scale(nice_ticks(max(values, default=0.0))[-1])
 
 

@@ -15,6 +15,30 @@ SAMPLE_GOLD = PROJECT_DIR / "sample" / "gold" / "dev.jsonl"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one landed file may cost before it is quarantined with the reason (environment
+    ``WAREHOUSE_MAX_FILE_BYTES``, ``WAREHOUSE_MAX_DOCX_INFLATED_BYTES``, ``WAREHOUSE_MAX_DOCX_ENTRIES``,
+    ``WAREHOUSE_MAX_YAML_BYTES``, ``WAREHOUSE_MAX_STAGED_CHARS``). YAML aliases are never expanded."""
+
+    max_file_bytes: int = 64 * 2**20  # bytes of one landed file
+    max_docx_inflated_bytes: int = 256 * 2**20  # a .docx's entries inflated, checked before inflating
+    max_docx_entries: int = 5_000  # entries of a .docx package
+    max_yaml_bytes: int = 64 * 2**10  # YAML front matter of a post
+    max_staged_chars: int = 4_000_000  # characters of one staged document
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        base = cls()
+        values = {
+            f: int(env.get(f"WAREHOUSE_{f.upper()}", getattr(base, f))) for f in base.__dataclass_fields__
+        }
+        return cls(**values)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the warehouse lives and where documents land.
 
@@ -22,11 +46,13 @@ class Settings:
     source: landing zone, ``<source>/<YYYY-MM-DD>/<files>`` or a flat folder (``WAREHOUSE_SOURCE``)
     name:   the warehouse's name in Prefect run names and artifact keys (``WAREHOUSE_NAME``; default
             derived from the root, see `warehouse_name`)
+    limits: what one landed file may cost (`Limits`)
     """
 
     root: Path = Path("data")
     source: Path = SAMPLE_SOURCE
     name: str | None = None
+    limits: Limits = DEFAULT_LIMITS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,6 +63,7 @@ class Settings:
             root=Path(env.get("WAREHOUSE_ROOT", str(base.root))),
             source=Path(env.get("WAREHOUSE_SOURCE", str(base.source))),
             name=env.get("WAREHOUSE_NAME") or None,
+            limits=Limits.from_env(env),
         )
 
 

@@ -228,9 +228,13 @@ def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, A
 
 
 def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
-    """Each fact once: a document that arrived on several dates is read from its latest arrival (its
-    fact_ids are the same in every partition it arrived in)."""
-    return facts.sort("arrival_date").unique("fact_id", keep="last", maintain_order=True)
+    """Each document's facts from its latest arrival only (an earlier arrival may hold facts of another
+    extractor version), each fact once; facts of partitions published before roles existed are values."""
+    latest = pl.col("arrival_date") == pl.col("arrival_date").max().over("doc_id")
+    out = facts.filter(latest).unique("fact_id", keep="last", maintain_order=True)
+    if "role" in out.columns:
+        out = out.with_columns(pl.col("role").fill_null("value"))
+    return out
 
 
 def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame) -> list[str]:
@@ -245,7 +249,10 @@ def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame) -> list[str]
         day = part.parent.name.split("=", 1)[1]
         target = folder / "indicators" / part.parent.name / storage.PART_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        if pl.scan_parquet(part).select(pl.len()).collect().item() == kept_by_day.get(day, 0):
+        written = pl.scan_parquet(part)
+        same_rows = written.select(pl.len()).collect().item() == kept_by_day.get(day, 0)
+        same_columns = written.collect_schema().names() == [c for c in facts.columns if c != "arrival_date"]
+        if same_rows and same_columns:  # else: an earlier copy to leave out, or an older file layout
             os.link(part, target)
         else:
             mine = facts.filter(pl.col("arrival_date") == date.fromisoformat(day)).drop("arrival_date")
