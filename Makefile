@@ -61,6 +61,7 @@ evaluate:
 
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_long.py
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock

@@ -38,9 +38,13 @@ NO_DATE = date(1, 1, 1)  # loose files (outside date folders) are only processed
 
 
 def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O failures (a file system hiccup); an audit or contract failure fails at once."""
+    """Retry I/O failures (a file system hiccup); an audit or contract failure fails at once, and so does a
+    timeout (TimeoutError is an OSError, but a second try would only time out again: a slow document is
+    quarantined by its own budget, `Limits.max_document_seconds`, long before a task times out)."""
     try:
         state.result()
+    except TimeoutError:
+        return False
     except OSError:
         return True
     except Exception:
@@ -74,7 +78,7 @@ def clean_task(batch: Batch) -> Batch:
 
 @io_task("extract", timeout_seconds=1800)
 def extract_task(batch: Batch, root: str) -> Batch:
-    return pipeline.extract_step(batch, cache_root=Path(root))
+    return pipeline.extract_step(batch, cache_root=Path(root), limits=Settings.from_env().limits)
 
 
 @task(name="validate", timeout_seconds=900, cache_policy=NO_CACHE)

@@ -26,7 +26,10 @@ class RawDocument(pa.DataFrameModel):
     )
     encoding: pl.String = pa.Field(
         nullable=True,
-        description="detected text encoding (utf-8, utf-8-sig, utf-16, gb18030); null for .docx or undecodable bytes",
+        description=(
+            "detected text encoding (utf-8, utf-8-sig, utf-16 with a BOM, gb18030, big5, utf-16-le/-be without"
+            " a BOM); null for .docx or undecodable bytes"
+        ),
     )
     content: pl.Binary = pa.Field(description="the exact original bytes")
 

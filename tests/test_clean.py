@@ -87,6 +87,7 @@ def test_docx_paragraphs_and_tables_in_document_order():
     ("content", "fmt", "encoding", "reason"),
     [
         (b"\x81\x20", "text", None, "undecodable"),
+        ("全县新识别纳入监测对象".encode()[:-1], "text", "utf-8", "truncated: the file ends inside a UTF-8"),
         (b"---\ntitle: x\n", "jekyll", "utf-8", "front matter not closed"),
         ("标题\n短。".encode(), "text", "utf-8", "not a report"),
         (b"%PDF", "unsupported", None, "unsupported format"),
@@ -202,6 +203,14 @@ def test_yaml_aliases_are_refused_not_expanded():
             "front matter larger",
         ),
         ({"max_staged_chars": 50}, ("脱贫" * 100).encode(), "text", "too long"),
+        ({"max_html_tags": 100}, ("<p>脱贫攻坚</p>" * 101).encode(), "html", "more than 100 HTML tags"),
+        ({"max_html_depth": 50}, ("<nav>" + "<i>菜单" * 60).encode(), "html", "nested deeper than 50"),
+        (
+            {"max_html_tags": 10},
+            ("---\ntitle: t\n---\n" + "<b>脱贫</b>" * 11).encode(),
+            "jekyll",
+            "HTML tags",
+        ),
     ],
 )
 def test_parser_limits_end_in_a_reason(limit, content, fmt, reason):
@@ -225,3 +234,16 @@ def test_a_docx_that_would_inflate_past_the_limit_is_refused_before_inflating():
         clean.stage_one(
             buffer.getvalue(), "docx", None, "bomb.docx", Limits(max_docx_inflated_bytes=1_000_000)
         )
+
+
+def test_mismatched_tags_in_a_skipped_region_end_with_it_and_the_body_is_kept():
+    menu = "<nav>" + "<i>首页</b>" * 900 + "</nav>"  # 900 open at once: under the depth limit
+    page = f"<html><body>{menu}<p>全县脱贫攻坚成果巩固，监测对象全部落实帮扶措施。</p></body></html>"
+    parsed = clean.parse_html(page)
+    assert parsed.paragraphs == ["全县脱贫攻坚成果巩固，监测对象全部落实帮扶措施。"]
+
+
+def test_an_unclosed_title_does_not_swallow_the_page_into_the_title():
+    page = "<html><head><title>标题" + "<p>脱贫攻坚</p>" * 2_000
+    title = clean.parse_html(page).title
+    assert title is not None and len(title) <= clean.MAX_TITLE_CHARS * 4

@@ -120,3 +120,11 @@ def test_the_lock_keeps_sqlalchemy_that_the_prefect_server_supports():
     lock = (PROJECT / "requirements.lock").read_text()
     (version,) = re.findall(r"^SQLAlchemy==(\S+)$", lock, re.M)
     assert version.startswith("2.0."), version
+
+
+def test_readme_limits_table_matches_the_settings_both_ways():
+    from warehouse.settings import Limits
+
+    rows = dict(re.findall(r"^\| `(WAREHOUSE_MAX_\w+)` \| ([\d.]+) \|", README, re.M))
+    expected = {f"WAREHOUSE_{f.upper()}": str(getattr(Limits(), f)) for f in Limits.__dataclass_fields__}
+    assert rows == expected

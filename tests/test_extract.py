@@ -3,8 +3,10 @@
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from warehouse.extract import analyze, make_doc
+from warehouse.extract import MAX_SENTENCE_CHARS, SENTENCE_END, analyze, make_doc, spans
 
 
 def facts_of(
@@ -653,3 +655,30 @@ def test_bracket_items_belong_to_the_total_not_to_their_siblings():
 def test_a_change_to_the_same_value_is_no_change_start():
     got = facts_of("农村低保标准由每人每年5000元提高到5000元。")
     assert all(f["part_of"] != f["fact_id"] for f in got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="脱贫户人，、；。\n12", max_size=400), st.integers(min_value=5, max_value=60))
+def test_capped_spans_tile_the_text_and_none_is_longer_than_the_cap(text, cap):
+    pieces = spans(text, SENTENCE_END, cap, "，、；")
+    assert "".join(text[lo:hi] for lo, hi in pieces) == text
+    assert all(lo < hi <= lo + cap for lo, hi in pieces)
+    assert all(lo == prev_hi for (_, prev_hi), (lo, _) in zip(pieces, pieces[1:], strict=False))
+
+
+def test_a_run_on_sentence_is_cut_at_clauses_and_its_figures_still_read():
+    clause = "全县新识别纳入监测对象412户，"
+    doc = make_doc(
+        {
+            "doc_id": "d" * 64,
+            "title": "标题",
+            "text": "标题\n\n" + clause * 400,  # 6,400 characters, no sentence end
+            "region_code": "513400",
+            "published_date": date(2023, 7, 1),
+            "arrival_date": date(2023, 7, 2),
+        }
+    )
+    assert max(hi - lo for lo, hi in doc.sentences) <= MAX_SENTENCE_CHARS
+    assert all(doc.view[hi - 1] in "，\n" for lo, hi in doc.sentences[:-1])  # cut after a clause
+    facts = analyze(doc)[1]
+    assert {(f["indicator"], f["value"]) for f in facts} == {("monitored_households_new", 412)}

@@ -7,6 +7,8 @@ from warehouse import ingest
 from warehouse.ingest import detect_encoding, detect_format, discover_partitions, read_raw
 
 TEXT = "今年以来，全县新识别纳入监测对象120户。"
+LONG = "今年以来，全县新识别纳入监测对象120户，帮扶措施全部落实到户到人，巩固拓展脱贫攻坚成果同乡村振兴有效衔接。"
+TRADITIONAL = "今年以來，全縣新識別納入監測對象120戶，幫扶措施全部落實到戶到人，鞏固拓展脫貧攻堅成果同鄉村振興有效銜接。"
 
 
 def test_date_folders_are_partitions_and_loose_files_take_the_default_date(tmp_path):
@@ -36,12 +38,17 @@ def test_missing_landing_zone_is_a_clear_error(tmp_path):
         (TEXT.encode("gb18030"), "gb18030"),
         (TEXT.encode("gbk"), "gb18030"),
         (b"\xff\xfe\xfd" * 0 + bytes([0x81, 0x20, 0xFF]), None),
+        (TRADITIONAL.encode("big5"), "big5"),  # Big5 bytes decode as GB18030 too, as mojibake
+        (LONG.encode("utf-16-le"), "utf-16-le"),  # no BOM
+        (LONG.encode("utf-16-be"), "utf-16-be"),
+        (LONG.encode("utf-8")[:-1], "utf-8"),  # cut inside its last character: clean says "truncated"
+        (LONG[:20].encode("utf-8") + LONG[20:].encode("gbk"), None),  # mixed encodings
     ],
 )
 def test_encoding_detection(data, encoding):
     assert detect_encoding(data) == encoding
-    if encoding:
-        assert data.decode(encoding).lstrip("\ufeff") == TEXT
+    if encoding and data.endswith("。".encode(encoding)):
+        assert data.decode(encoding).lstrip("\ufeff") in (TEXT, LONG, TRADITIONAL)
 
 
 @pytest.mark.parametrize(

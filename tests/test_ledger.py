@@ -94,10 +94,12 @@ def test_cache_serves_unchanged_documents_with_the_same_facts(landing, tmp_path)
     root = tmp_path / "root"
     files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
     staged = pipeline.stage_step(pipeline.ingest_step(files, D1, landing, "r")).staged
-    mentions, facts, hits = cache.extract_with_cache(staged, root)
+    first, hits = cache.extract_with_cache(staged, root)
+    facts = first.facts
     assert hits == 0 and facts.height > 0
     again = staged.with_columns(pl.lit(D3).alias("arrival_date"))  # the same bytes arriving later
-    mentions2, facts2, hits2 = cache.extract_with_cache(again, root)
+    second, hits2 = cache.extract_with_cache(again, root)
+    mentions2, facts2 = second.mentions, second.facts
     assert hits2 == 1
     assert facts2["fact_id"].to_list() == facts["fact_id"].to_list()
     assert set(facts2["arrival_date"]) == {D3} and set(mentions2["arrival_date"]) == {D3}

@@ -4,9 +4,11 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from conftest import DEV_GOLD, SAMPLE
 
-from warehouse import evaluate, ingest, pipeline, storage
+from warehouse import budget, evaluate, ingest, pipeline, storage
+from warehouse.settings import Limits
 
 
 def test_every_layer_is_written_and_partitioned_by_arrival_date(sample_run):
@@ -84,3 +86,46 @@ def test_counts_are_whole_and_amounts_exact_to_the_fen(sample_facts):
             assert written == written.quantize(Decimal("0.01")), f
     values = set(sample_facts["value"].to_list())
     assert {783200.0, 1769000000.0} <= values
+
+
+@pytest.mark.parametrize(
+    ("stage", "layer"), [("cleaning", "staged/documents"), ("extraction", "curated/indicators")]
+)
+def test_a_document_over_its_time_budget_is_quarantined_and_the_rest_publishes(
+    tmp_path, monkeypatch, stage, layer
+):
+    """Time passes only for slow.txt's `stage` (a fake clock): it is quarantined with the reason and the
+    partition's other document publishes its facts."""
+    landing = tmp_path / "landing" / "2024-02-01"
+    landing.mkdir(parents=True)
+    report = "平武县报告\n今年以来，全县开发公益性岗位1200个，新识别纳入监测对象86户302人，持续巩固拓展脱贫攻坚成果。"
+    (landing / "ok.txt").write_text(report, encoding="utf-8")
+    (landing / "slow.txt").write_text(report.replace("1200", "1300"), encoding="utf-8")
+
+    def clock() -> float:
+        current = budget._current.get()
+        slow = current is not None and current.source_file == "slow.txt" and current.stage == stage
+        return 1e9 if slow else 0.0
+
+    monkeypatch.setattr(budget, "_clock", clock)
+    root = tmp_path / "root"
+    summary = pipeline.run_partition(
+        sorted(landing.iterdir()), date(2024, 2, 1), tmp_path / "landing", root, "r"
+    )
+    assert summary.status in ("published", "flagged") and summary.facts == 3, summary.reasons
+    (record,) = storage.read_table(root, "quarantine", layer).iter_rows(named=True)
+    assert record["source_file"] == "slow.txt"
+    assert record["reason"].startswith(f"over the time budget: {stage} of 'slow.txt' took longer than 120 s")
+    facts = storage.read_table(root, "curated", "indicators")
+    assert set(facts["source_file"]) == {"ok.txt"}
+    staged = set(storage.read_table(root, "staged", "documents")["source_file"])
+    assert staged == ({"ok.txt"} if stage == "cleaning" else {"ok.txt", "slow.txt"})
+
+
+def test_limits_come_from_the_environment_and_must_be_positive():
+    limits = Limits.from_env({"WAREHOUSE_MAX_DOCUMENT_SECONDS": "2.5", "WAREHOUSE_MAX_HTML_TAGS": "10"})
+    assert (limits.max_document_seconds, limits.max_html_tags) == (2.5, 10)
+    with pytest.raises(ValueError, match="WAREHOUSE_MAX_FILE_BYTES"):
+        Limits.from_env({"WAREHOUSE_MAX_FILE_BYTES": "0"})
+    with pytest.raises(ValueError, match="is not a number"):
+        Limits.from_env({"WAREHOUSE_MAX_HTML_DEPTH": "lots"})

@@ -84,3 +84,21 @@ def test_stale_staging_folders_are_removed_and_fresh_ones_kept(tmp_path):
         os.utime(p, (long_ago, long_ago))
     assert storage.prune_staging(tmp_path) == [old]
     assert not old.exists() and (fresh / "curated" / "part-0.parquet").exists()
+
+
+def test_a_dead_runs_staging_is_removed_at_once_a_live_or_failed_ones_kept(tmp_path):
+    """A staging folder leased by a live writer stays; once its writer is gone (lease free) it goes on the
+    next prune, however fresh; a failed audit's folder is kept for inspection; one an unfinished publish
+    needs (`keep`) stays."""
+    live = storage.staging_root(tmp_path, "live")
+    with storage.staging_lease(live):
+        (live / "curated").mkdir()
+        assert storage.prune_staging(tmp_path) == [] and live.exists()
+    assert storage.prune_staging(tmp_path) == [live] and not live.exists()
+    failed, needed = storage.staging_root(tmp_path, "failed"), storage.staging_root(tmp_path, "needed")
+    for folder in (failed, needed):
+        with storage.staging_lease(folder):
+            pass
+    (failed / storage.FAILED_AUDIT).write_text("raw/documents: wrote 1 rows, expected 2\n")
+    assert storage.prune_staging(tmp_path, keep={needed.name}) == []
+    assert failed.exists() and needed.exists()

@@ -49,15 +49,20 @@ def store(root: Path, mentions: pl.DataFrame, facts: pl.DataFrame, doc_ids: list
             storage.replace_atomically(_path(root, doc_id, kind), part.write_parquet)
 
 
-def extract_with_cache(staged: pl.DataFrame, root: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """`extract.extract` for the documents not in the cache, cached rows for the others.
-    Returns (mentions, facts, number of documents served from the cache)."""
+def extract_with_cache(
+    staged: pl.DataFrame, root: Path | None, seconds: float | None = None
+) -> tuple[extract.Extraction, int]:
+    """`extract.extract_within` for the documents not in the cache, cached rows for the others (a document
+    over its time budget is not cached: a larger budget may read it). Returns the extraction and the number
+    of documents served from the cache."""
     if root is None:
-        return (*extract.extract(staged), 0)
+        return extract.extract_within(staged, seconds), 0
     hit_ids = [d for d in staged["doc_id"] if _path(root, d, "facts").exists()]
     misses = staged.filter(~pl.col("doc_id").is_in(hit_ids))
-    fresh_mentions, fresh_facts = extract.extract(misses)
-    store(root, fresh_mentions, fresh_facts, misses["doc_id"].to_list())
+    fresh = extract.extract_within(misses, seconds)
+    fresh_mentions, fresh_facts = fresh.mentions, fresh.facts
+    over = {r["doc_id"] for r in fresh.over_budget}
+    store(root, fresh_mentions, fresh_facts, [d for d in misses["doc_id"] if d not in over])
     stamps = staged.select("doc_id", "arrival_date", "source_file").unique(
         "doc_id", keep="last"
     )  # no fan-out
@@ -65,7 +70,7 @@ def extract_with_cache(staged: pl.DataFrame, root: Path | None) -> tuple[pl.Data
     cached_facts = [pl.read_parquet(_path(root, d, "facts")) for d in hit_ids]
     mentions = pl.concat([fresh_mentions, *_restamp(cached_mentions, stamps, extract.MENTION_SCHEMA)])
     facts = pl.concat([fresh_facts, *_restamp(cached_facts, stamps, extract.FACT_SCHEMA)])
-    return mentions, facts, len(hit_ids)
+    return extract.Extraction(mentions, facts, fresh.over_budget), len(hit_ids)
 
 
 def _restamp(frames: list[pl.DataFrame], stamps: pl.DataFrame, schema: dict) -> list[pl.DataFrame]:

@@ -10,6 +10,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html.parser import HTMLParser
@@ -18,7 +19,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from warehouse import regions
+from warehouse import budget, regions
 from warehouse.settings import DEFAULT_LIMITS, Limits
 from warehouse.simplified import to_simplified
 
@@ -85,10 +86,23 @@ def normalize(text: str) -> str:
 
 def decode(content: bytes, encoding: str | None) -> str:
     if encoding is None:
-        raise DocumentError("undecodable: not valid UTF-8, UTF-16 (BOM) or GB18030")
+        try:
+            content.decode("utf-8")
+            where = ""
+        except UnicodeDecodeError as exc:
+            where = f" (UTF-8 breaks at byte {exc.start:,} of {len(content):,})"
+        raise DocumentError(
+            f"undecodable: not valid UTF-8{where}, nor GB18030, Big5 or UTF-16 that reads as Chinese "
+            "(binary, mixed encodings or mojibake)"
+        )
     try:
         return content.decode(encoding)
-    except UnicodeDecodeError as exc:  # pragma: no cover - ingest already tried this encoding
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(content):
+            raise DocumentError(
+                f"truncated: the file ends inside a UTF-8 character (byte {exc.start:,} of {len(content):,}); "
+                "was it cut short?"
+            ) from exc
         raise DocumentError(f"undecodable as {encoding}: {exc}") from exc
 
 
@@ -145,26 +159,55 @@ class _HTMLText(HTMLParser):
     }
     NOISE = re.compile(r"breadcrumb|crumb|nav|menu|footer|sidebar|share|copyright|position|location", re.I)
 
-    def __init__(self) -> None:
+    VOID = frozenset({"br", "img", "meta", "link", "input", "hr"})
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(convert_charrefs=True)
+        self.limits = limits
         self.parts: list[str] = []
         self.skip_stack: list[str] = []
-        self.title: str | None = None
-        self.h1: str | None = None
+        self._skipping: Counter[str] = Counter()  # the tags on skip_stack: `in` and pops without a scan
+        self.tags = 0
+        self._title: list[str] = []
+        self._h1: list[str] = []
         self._in: str | None = None
         self.meta: dict[str, str] = {}
 
+    @property
+    def title(self) -> str | None:
+        return "".join(self._title)[: MAX_TITLE_CHARS * 4] or None
+
+    @property
+    def h1(self) -> str | None:
+        return "".join(self._h1)[: MAX_TITLE_CHARS * 4] or None
+
+    def _skip(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if len(self.skip_stack) >= self.limits.max_html_depth:
+            raise DocumentError(
+                f"HTML nested deeper than {self.limits.max_html_depth:,} elements (WAREHOUSE_MAX_HTML_DEPTH)"
+            )
+        self.skip_stack.append(tag)
+        self._skipping[tag] += 1
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags += 1
+        if not self.tags & 1023:
+            budget.check()
+        if self.tags > self.limits.max_html_tags:
+            raise DocumentError(
+                f"more than {self.limits.max_html_tags:,} HTML tags (WAREHOUSE_MAX_HTML_TAGS)"
+            )
         a = {k: v or "" for k, v in attrs}
         if tag == "meta" and a.get("name"):
             self.meta[a["name"].lower()] = a.get("content", "")
-        if self.skip_stack:
-            if tag not in {"br", "img", "meta", "link", "input", "hr"}:
-                self.skip_stack.append(tag)
-            return
-        if tag in self.SKIP or self.NOISE.search(a.get("class", "") + " " + a.get("id", "")):
-            if tag not in {"br", "img", "meta", "link", "input", "hr"}:
-                self.skip_stack.append(tag)
+        if (
+            self.skip_stack
+            or tag in self.SKIP
+            or self.NOISE.search(a.get("class", "") + " " + a.get("id", ""))
+        ):
+            self._skip(tag)
             return
         if tag in {"title", "h1"}:
             self._in = tag
@@ -175,9 +218,12 @@ class _HTMLText(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if self.skip_stack:
-            if tag in self.skip_stack:
-                while self.skip_stack and self.skip_stack.pop() != tag:
-                    pass
+            if self._skipping[tag]:
+                while self.skip_stack:
+                    popped = self.skip_stack.pop()
+                    self._skipping[popped] -= 1
+                    if popped == tag:
+                        break
             return
         if tag == self._in:
             self._in = None
@@ -188,15 +234,15 @@ class _HTMLText(HTMLParser):
         if self.skip_stack:
             return
         if self._in == "title":
-            self.title = (self.title or "") + data.strip()
+            self._title.append(data.strip())
             return
         if self._in == "h1":
-            self.h1 = (self.h1 or "") + data.strip()
+            self._h1.append(data.strip())
         self.parts.append(data.replace("\n", " "))
 
 
-def html_to_lines(markup: str) -> tuple[list[str], _HTMLText]:
-    parser = _HTMLText()
+def html_to_lines(markup: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[str], _HTMLText]:
+    parser = _HTMLText(limits)
     parser.feed(markup)
     parser.close()
     lines = []
@@ -245,7 +291,7 @@ def parse_jekyll(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     if not isinstance(front, dict):
         raise DocumentError("front matter is not a mapping")
     body = "\n".join(line for line in m.group(2).split("\n") if not _LINK_LINE.match(line))
-    lines, _ = html_to_lines(body)
+    lines, _ = html_to_lines(body, limits)
     lines, publisher = _split_publisher(lines)
     meta = [str(front.get(k, "")) for k in ("categories", "tags", "source", "author") if front.get(k)]
     return Parsed(
@@ -257,8 +303,8 @@ def parse_jekyll(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     )
 
 
-def parse_html(text: str) -> Parsed:
-    lines, parser = html_to_lines(text)
+def parse_html(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
+    lines, parser = html_to_lines(text, limits)
     lines, publisher = _split_publisher(lines)
     title = parser.h1 or parser.title
     if title and lines and lines[0] == title:
@@ -429,10 +475,12 @@ def stage_one(
         raise DocumentError(f"unsupported format: {source_file!r} is not .txt, .html or .docx")
     if fmt == "docx":
         parsed = parse_docx(content, limits)
-    elif fmt == "jekyll":
-        parsed = parse_jekyll(normalize(decode(content, encoding)).lstrip("\ufeff"), limits)
+    elif fmt in ("jekyll", "html"):
+        parser = parse_jekyll if fmt == "jekyll" else parse_html
+        parsed = parser(normalize(decode(content, encoding)).lstrip("\ufeff"), limits)
     else:
         parsed = PARSERS[fmt](normalize(decode(content, encoding)).lstrip("\ufeff"))
+    budget.check()
     title = normalize(parsed.title or "").replace("\n", " ").strip() or None
     body = [p for p in (normalize(x).strip() for x in parsed.paragraphs) if p]
     if title and body and body[0] == title:
@@ -445,6 +493,7 @@ def stage_one(
         )
     if sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") < MIN_REPORT_CHARS:
         raise DocumentError(f"not a report: fewer than {MIN_REPORT_CHARS} Chinese characters after cleaning")
+    budget.check()
     region = document_region(title, parsed.publisher, parsed.meta_lines, "\n".join(body))
     return {
         "title": title,
@@ -466,10 +515,12 @@ def stage_documents(
     for row in raw.iter_rows(named=True):
         keys = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "format", "encoding")}
         try:
-            staged.append(
-                keys | stage_one(row["content"], row["format"], row["encoding"], row["source_file"], limits)
-            )
-        except DocumentError as exc:
+            with budget.deadline(limits.max_document_seconds, "cleaning", row["source_file"]):
+                cleaned = stage_one(
+                    row["content"], row["format"], row["encoding"], row["source_file"], limits
+                )
+            staged.append(keys | cleaned)
+        except (DocumentError, budget.OverBudget) as exc:
             rejected.append(
                 {
                     "doc_id": row["doc_id"],

@@ -61,6 +61,14 @@ def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
     return folder
 
 
+def _temporary_server_tied(folder: str | None) -> None:
+    """With a temporary server (`folder` from `prefect_environment`), it dies with this process."""
+    if folder is not None:
+        from flows.tether import tie_temporary_server
+
+        tie_temporary_server()
+
+
 @app.command()
 def run(
     source: SourceOption = None,
@@ -74,7 +82,7 @@ def run(
     if not source.is_dir():
         _fail(f"landing zone {source} is not a folder")
     default_date = _date(date_, "--date") if date_ else None
-    prefect_environment()
+    _temporary_server_tied(prefect_environment())
     from flows.partition import run_flow  # Prefect is imported only for runs
     from warehouse import ingest
 
@@ -149,7 +157,7 @@ def backfill(
             ]
         )
         return
-    prefect_environment()
+    _temporary_server_tied(prefect_environment())
     from flows.backfill import backfill_flow
 
     to_run = [i.arrival_date for i in items if i.action == "run"]

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from warehouse import EXTRACTOR_VERSION, catalog, regions, tables
+from warehouse import EXTRACTOR_VERSION, budget, catalog, regions, tables
 from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 from warehouse.simplified import to_simplified
 
@@ -119,15 +119,37 @@ _LIST_SEP = re.compile(r"[、和及与]")
 _JOINER = re.compile(r"[^#，,]{0,6}(和|及|与|或)")
 
 
-def spans(text: str, ends: str) -> list[tuple[int, int]]:
-    """Pieces of `text` each ending with one of the characters `ends` (the last may end without)."""
-    out, start = [], 0
+def spans(text: str, ends: str, cap: int | None = None, breaks: str = "") -> list[tuple[int, int]]:
+    """Pieces of `text` each ending with one of the characters `ends` (the last may end without). With a
+    `cap`, a longer piece is cut after its last character of `breaks` within the cap (else at the cap), so
+    no piece is longer: work per figure stays bounded however long a run-on text is."""
+    out: list[tuple[int, int]] = []
+    start = 0
     for m in _ends_pattern(ends).finditer(text):
-        out.append((start, m.end()))
+        _cut(text, start, m.end(), cap, breaks, out)
         start = m.end()
     if start < len(text):
-        out.append((start, len(text)))
+        _cut(text, start, len(text), cap, breaks, out)
     return out
+
+
+def _cut(text: str, lo: int, hi: int, cap: int | None, breaks: str, out: list[tuple[int, int]]) -> None:
+    """Append [lo, hi) to `out` in pieces of at most `cap` characters."""
+    while cap is not None and hi - lo > cap:
+        cut = max(text.rfind(ch, lo, lo + cap) for ch in breaks) + 1 if breaks else 0
+        cut = cut if cut > lo else lo + cap
+        out.append((lo, cut))
+        lo = cut
+    out.append((lo, hi))
+
+
+MAX_SENTENCE_CHARS = (
+    1_500  # longest real sentence seen: 786 characters; a longer run-on one is cut at a clause
+)
+MAX_PARAGRAPH_CHARS = (
+    6_000  # longest real paragraph seen: 1,110 characters; a longer one is cut at a sentence
+)
+_SENTENCE_BREAKS = "；;，：、"
 
 
 _ANNUAL_REVIEW = re.compile(r"((?:19|20)\d{2})\s*年度?[^，。,]{0,16}(总结|工作报告|工作情况|年报|回顾|盘点)")
@@ -231,18 +253,29 @@ def figure_region(doc: Doc, refs: list[Ref], pos: int, s_lo: int, p_lo: int) -> 
     inside the document's region that the paragraph's last sentence naming a place is about (龙陵县…。
     2014至2017年累计…), unless that sentence lists parts (其中，甲县…；乙县…); else the document's own."""
     own_unit = (doc.region_code, doc.town)
-    in_paragraph = refs[bisect_left(refs, p_lo, key=_start) : bisect_left(refs, pos, key=_start)]
-    visible = [r for r in in_paragraph if r.visible_from(pos)]
-    own = nearest_before(visible, s_lo, pos)
-    if own is not None:
-        return own.code or None, own.town
-    prior = nearest_before(visible, p_lo, s_lo)
+    last = nearest_visible(refs, p_lo, pos)
+    if last is not None and last.start >= s_lo:
+        return last.code or None, last.town
+    prior = last
     if prior is None or not doc.region_code or prior.town:
         return own_unit
     lo, hi = doc.sentence_at(prior.start)
-    units = {(r.code, r.town) for r in visible if lo <= r.start < hi}
+    in_sentence = refs[
+        bisect_left(refs, max(lo, p_lo), key=_start) : bisect_left(refs, min(hi, pos), key=_start)
+    ]
+    units = {(r.code, r.town) for r in in_sentence if r.visible_from(pos)}
     topic = len(units) == 1 and not _SUBSET_OPEN.match(doc.view, lo) and prior.code != doc.region_code
     return (prior.code, "") if topic and regions.is_within(prior.code, doc.region_code) else own_unit
+
+
+def nearest_visible(refs: list[Ref], lo: int, pos: int) -> Ref | None:
+    """The last of `refs` (in text order) starting in [lo, pos) that a figure at `pos` can see."""
+    for k in range(bisect_left(refs, pos, key=_start) - 1, -1, -1):
+        if refs[k].start < lo:
+            return None
+        if refs[k].visible_from(pos):
+            return refs[k]
+    return None
 
 
 def document_town(doc: Doc, towns: list[regions.Town]) -> str:
@@ -305,7 +338,7 @@ def time_refs(view: str, ref_year: int | None, ref_month: int | None = None) -> 
     the figure's year and are left out."""
     refs, titles = [], regions.book_titles(view)
     for m in _YEAR.finditer(view):
-        if any(lo <= m.start() < hi for lo, hi in titles):  # 《…2021年…》 names a document, not a period
+        if regions.in_spans(titles, m.start()):  # 《…2021年…》 names a document, not a period
             continue
         if m.start() > 0 and view[m.start() - 1] in "比较":  # 比2020年增加…: a base, not the period
             continue
@@ -457,6 +490,8 @@ def build_contexts(doc: Doc, qs: list[Mention]) -> list[Context]:
     sent_iter = iter(doc.sentences)
     sent = next(sent_iter, (0, len(view)))
     for i, m in enumerate(qs):
+        if not i & 511:
+            budget.check()
         while m.start >= sent[1]:
             sent = next(sent_iter, (sent[1], len(view)))
         k = bisect_left(breaks, m.start)  # clause breaks before the quantity: breaks[:k]
@@ -561,9 +596,10 @@ def fact_id(doc_id: str, indicator: str, region_code: str | None, year: int | No
 def previous_sentence(doc: Doc, start: int) -> tuple[int, int]:
     """The last non-blank sentence before `start`, or an empty span at the top."""
     k = bisect_left(doc.sentences, (start, start)) - 1
-    while k >= 0 and not doc.view[slice(*doc.sentences[k])].strip():
+    stop = max(-1, k - 20)  # twenty blank sentences (。。。) in a row: there is none
+    while k > stop and not doc.view[slice(*doc.sentences[k])].strip():
         k -= 1
-    return doc.sentences[k] if k >= 0 else (0, 0)
+    return doc.sentences[k] if k > stop else (0, 0)
 
 
 def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
@@ -582,17 +618,19 @@ def analyze(doc: Doc) -> tuple[list[Mention], list[dict[str, Any]]]:
     for r in yr_refs:
         if r.bound != -1:
             bound_years.setdefault(r.bound, []).append(r)
-    paragraphs = spans(doc.view, "\n")  # they tile the text: a figure's is the last starting before it
+    paragraphs = spans(doc.view, "\n", MAX_PARAGRAPH_CHARS, SENTENCE_END)  # they tile the text
     paragraph_starts = [lo for lo, _ in paragraphs]
     facts: list[dict[str, Any]] = []
     cells = tables.table_cells(doc.view, tables.place_index(places))
-    rows = {c.row for c in cells}
-    in_table = {i for i, m in enumerate(qs) if rows and any(lo <= m.start < hi for lo, hi in rows)}
+    rows = sorted({c.row for c in cells})
+    in_table = {i for i, m in enumerate(qs) if rows and regions.in_spans(rows, m.start)}
     last_in_sentence: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
     seen: set[str] = set()
     fact_at: dict[int, dict[str, Any]] = {}  # mention start → its fact
     placed: list[Placed] = []
     for i, (m, ctx) in enumerate(zip(qs, contexts, strict=True)):
+        if not i & 255:
+            budget.check()
         if m.unit_class not in FACT_CLASSES or i in in_table:
             continue
         s_lo, s_hi = ctx.sentence
@@ -795,41 +833,78 @@ def make_doc(row: dict[str, Any]) -> Doc:
         ref_year=(ref := reference_year(view, row["published_date"], row["arrival_date"], row.get("title"))),
         ref_month=row["published_date"].month if row["published_date"] else None,
         default_year=default_year(view, ref),
-        sentences=spans(view, SENTENCE_END),
+        sentences=spans(view, SENTENCE_END, MAX_SENTENCE_CHARS, _SENTENCE_BREAKS),
     )
 
 
 def extract(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Staged documents → (staged mentions, curated facts) tables."""
+    result = extract_within(staged, None)
+    return result.mentions, result.facts
+
+
+@dataclass(frozen=True)
+class Extraction:
+    mentions: pl.DataFrame  # staged/mentions rows
+    facts: pl.DataFrame  # curated/indicators rows (before validation)
+    over_budget: list[
+        dict[str, Any]
+    ]  # documents whose extraction ran out of time: doc_id, source_file, reason
+
+
+def extract_within(staged: pl.DataFrame, seconds: float | None) -> Extraction:
+    """Like `extract`, each document within `seconds` (None: no budget); a document over its budget gives
+    no rows and a record with the reason."""
     mention_rows: list[dict[str, Any]] = []
     fact_rows: list[dict[str, Any]] = []
+    over: list[dict[str, Any]] = []
     for row in staged.iter_rows(named=True):
-        doc = make_doc(row)
-        mentions, facts = analyze(doc)
-        for m in mentions:
-            lo, hi = doc.sentence_at(m.start)
-            mention_rows.append(
-                {
-                    "mention_id": f"{doc.doc_id[:16]}:{m.start}",
-                    "doc_id": doc.doc_id,
-                    "arrival_date": row["arrival_date"],
-                    "surface": doc.text[m.start : m.end],
-                    "number": m.number,
-                    "multiplier": m.multiplier,
-                    "unit": m.unit,
-                    "unit_class": m.unit_class,
-                    "value": m.value,
-                    "kind": m.kind,
-                    "approximate": m.approximate,
-                    "range_role": m.range_role,
-                    "char_start": m.start,
-                    "char_end": m.end,
-                    "sentence": doc.text[lo:hi].strip(),
-                }
-            )
-        keep = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "published_date")}
-        fact_rows.extend(keep | f for f in facts)
-    return (pl.DataFrame(mention_rows, schema=MENTION_SCHEMA), pl.DataFrame(fact_rows, schema=FACT_SCHEMA))
+        try:
+            if seconds is None:
+                mentions, facts = _document_rows(row)
+            else:
+                with budget.deadline(seconds, "extraction", row["source_file"]):
+                    mentions, facts = _document_rows(row)
+        except budget.OverBudget as exc:
+            over.append({k: row[k] for k in ("doc_id", "source_file", "arrival_date")} | {"reason": str(exc)})
+            continue
+        mention_rows.extend(mentions)
+        fact_rows.extend(facts)
+    return Extraction(
+        pl.DataFrame(mention_rows, schema=MENTION_SCHEMA), pl.DataFrame(fact_rows, schema=FACT_SCHEMA), over
+    )
+
+
+def _document_rows(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The mention rows and fact rows of one staged document."""
+    doc = make_doc(row)
+    mentions, facts = analyze(doc)
+    mention_rows = []
+    for k, m in enumerate(mentions):
+        if not k & 1023:
+            budget.check()
+        lo, hi = doc.sentence_at(m.start)
+        mention_rows.append(
+            {
+                "mention_id": f"{doc.doc_id[:16]}:{m.start}",
+                "doc_id": doc.doc_id,
+                "arrival_date": row["arrival_date"],
+                "surface": doc.text[m.start : m.end],
+                "number": m.number,
+                "multiplier": m.multiplier,
+                "unit": m.unit,
+                "unit_class": m.unit_class,
+                "value": m.value,
+                "kind": m.kind,
+                "approximate": m.approximate,
+                "range_role": m.range_role,
+                "char_start": m.start,
+                "char_end": m.end,
+                "sentence": doc.text[lo:hi].strip(),
+            }
+        )
+    keep = {k: row[k] for k in ("doc_id", "source_file", "arrival_date", "published_date")}
+    return mention_rows, [keep | f for f in facts]
 
 
 MENTION_SCHEMA = {

@@ -14,11 +14,14 @@ import re
 import stat
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import polars as pl
 
+from warehouse.catalog import DATA_DIR
 from warehouse.settings import DEFAULT_LIMITS, Limits
+from warehouse.simplified import to_simplified
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TEXT_EXTS = {".txt", ".md", ".text"}
@@ -117,17 +120,51 @@ def admit(path: Path, source: Path, max_bytes: int = DEFAULT_LIMITS.max_file_byt
     return None
 
 
+LEGIBLE = 0.4  # share of common characters above which a decoding reads as Chinese (see common_chars.txt)
+MIN_JUDGED = 20  # fewer Chinese characters than this: too few to judge, GB18030 is taken as before
+LEGACY = ("gb18030", "big5", "utf-16-le", "utf-16-be")  # tried in this order when UTF-8 fails
+
+
+@cache
+def common_chars() -> frozenset[str]:
+    """The common-characters list, checked on load: one line of distinct CJK characters."""
+    path = DATA_DIR / "common_chars.txt"
+    lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x and not x.startswith("#")]
+    chars = "".join(lines)
+    if len(set(chars)) != len(chars) or len(chars) < 400 or not all("\u4e00" <= c <= "\u9fff" for c in chars):
+        raise ValueError(f"{path}: expected at least 400 distinct CJK characters, nothing else")
+    return frozenset(chars)
+
+
+def legibility(text: str) -> tuple[float, int]:
+    """(share of its Chinese characters that are common ones, how many Chinese characters) of `text`."""
+    cjk = [c for c in to_simplified(text[:20_000]) if "\u4e00" <= c <= "\u9fff"]
+    common = common_chars()
+    return (sum(c in common for c in cjk) / len(cjk) if cjk else 0.0), len(cjk)
+
+
 def detect_encoding(data: bytes) -> str | None:
-    """utf-8-sig / utf-16 by BOM, else utf-8 if it decodes strictly, else gb18030; None if neither."""
+    """utf-8-sig / utf-16 by BOM; else utf-8 if it decodes strictly (or fails only inside its last
+    character: a truncated file, which `clean` quarantines saying so); else the first of GB18030, Big5,
+    UTF-16 without BOM that decodes strictly and reads as Chinese (Big5 bytes also decode as GB18030, as
+    mojibake); None when none does."""
     for bom, name in BOMS:
         if data.startswith(bom):
             return name
-    for name in ("utf-8", "gb18030"):
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(data):
+            return "utf-8"
+    for name in LEGACY:
         try:
-            data.decode(name)
-            return name
+            text = data.decode(name)
         except UnicodeDecodeError:
             continue
+        share, judged = legibility(text)
+        if share >= LEGIBLE or (name == "gb18030" and judged < MIN_JUDGED):
+            return name
     return None
 
 

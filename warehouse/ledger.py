@@ -236,12 +236,45 @@ def date_lock(root: Path, arrival_date: date, *, wait: bool = True) -> Iterator[
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def root_lock(root: Path, *, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+    """The root's publish lock: a partition's publish (intent, moves, record) holds it exclusively for
+    milliseconds, a snapshot reading the layers holds it shared, so a snapshot never reads a partition
+    halfway through its publish. Always taken after a date's lock, never before."""
+    return _flock(
+        Path(root) / LEDGER / "_locks" / "_publish.lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    )
+
+
+def snapshot_lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    """One snapshot build at a time per root (a second waits, then finds the snapshot current)."""
+    return _flock(Path(root) / LEDGER / "_locks" / "_snapshot.lock", fcntl.LOCK_EX)
+
+
+def pending_publishes(root: Path) -> set[str]:
+    """Dates (YYYY-MM-DD) with an intent file: a publish in progress, or one a crash interrupted (read under
+    `root_lock(shared=True)`, only the second: their files are a mix of two runs until `recover`)."""
+    folder = Path(root) / LEDGER
+    return {p.name[:10] for p in folder.glob("????-??-??.publishing.json")} if folder.is_dir() else set()
+
+
 def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionRecord:
     """Publish the audited partition files under `staging` and record `record`, as one step (see the
-    module docstring): under the date's lock, intent, moves, record, intent removed."""
+    module docstring): under the date's lock and the root's publish lock, intent, moves, record, intent
+    removed."""
     day = date.fromisoformat(record.arrival_date)
     intent = {"staging": Path(staging).relative_to(root).as_posix(), "record": asdict(record)}
-    with date_lock(root, day):
+    with date_lock(root, day), root_lock(root):
         storage.write_text_atomically(
             intent_path(root, day), json.dumps(intent, ensure_ascii=False, indent=1)
         )
@@ -263,11 +296,16 @@ def recover(root: Path) -> list[date]:
             intent = _read_intent(path) if free else None
             if intent is None:  # being published right now, or completed meanwhile
                 continue
-            storage.publish_staged(Path(root) / intent["staging"], root)
-            write_record(root, PartitionRecord(**intent["record"]))
-            path.unlink(missing_ok=True)
+            with root_lock(root):
+                storage.publish_staged(Path(root) / intent["staging"], root)
+                write_record(root, PartitionRecord(**intent["record"]))
+                path.unlink(missing_ok=True)
             done.append(day)
-    storage.prune_staging(root)  # after recovery: an interrupted publish's staging was needed above
+    unfinished = (
+        [_read_intent(p) for p in folder.glob("????-??-??.publishing.json")] if folder.is_dir() else []
+    )
+    needed = {Path(i["staging"]).name for i in unfinished if i}  # being published right now
+    storage.prune_staging(root, keep=needed)  # after recovery: an interrupted publish needed its staging
     return done
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from warehouse import budget
+
 CN_DIGITS = {
     "零": 0,
     "〇": 0,
@@ -221,7 +223,9 @@ def _infer_unit_class(text: str, end: int) -> str | None:
 def find_mentions(text: str) -> list[Mention]:
     """All numeric mentions in `text`, in order, with spans such that text[start:end] == surface."""
     out: list[Mention] = []
-    for m in MENTION_RE.finditer(text):
+    for k, m in enumerate(MENTION_RE.finditer(text)):
+        if not k & 511:
+            budget.check()
         num = m.group("num")
         if not num[0].isdigit() and (not _is_valid_chinese(num) or _PERIOD_NAMES.match(text, m.start())):
             continue
@@ -236,7 +240,9 @@ def find_mentions(text: str) -> list[Mention]:
         start = m.start()
         if unit is None and text.endswith("百分之", 0, start):  # 百分之九十二 is 92%
             start, unit, unit_class, mult = start - 3, "%", "percent", 1.0
-        approx = bool(m.group("ap1") or m.group("ap2")) or bool(_APPROX_BEFORE.search(text[: m.start()]))
+        approx = bool(m.group("ap1") or m.group("ap2")) or bool(
+            _APPROX_BEFORE.search(text, max(0, m.start() - 4), m.start())
+        )
         approx = approx or bool(_APPROX_AFTER.match(text, m.end()))
         kind = _kind(text, m, unit)
         value = base_value(number, mult, unit_class)

@@ -125,11 +125,18 @@ def latest_arrivals(raw: pl.DataFrame) -> pl.DataFrame:
     return ordered.unique("doc_id", keep="last", maintain_order=True).drop("_supported")
 
 
-def extract_step(batch: Batch, cache_root: Path | None = None) -> Batch:
+def extract_step(batch: Batch, cache_root: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Batch:
     """Mentions and facts of the staged documents; with `cache_root`, documents already extracted by this
-    extractor version come from the cache (`warehouse.cache`)."""
+    extractor version come from the cache (`warehouse.cache`). A document whose extraction runs over
+    `limits.max_document_seconds` stays staged, gives no facts, and gets a quarantine/curated/indicators
+    record with the reason."""
     assert batch.staged is not None, "stage_step must run first"
-    batch.mentions, batch.facts, batch.cached_docs = cache.extract_with_cache(batch.staged, cache_root)
+    found, batch.cached_docs = cache.extract_with_cache(batch.staged, cache_root, limits.max_document_seconds)
+    batch.mentions, batch.facts = found.mentions, found.facts
+    over = validate.quarantine_over_budget(
+        found.over_budget, run_id=batch.run_id, arrival_date=batch.arrival_date
+    )
+    batch.quarantine = pl.concat([batch.quarantined(), over], how="vertical")
     return batch
 
 
@@ -182,21 +189,22 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Partition
     and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
     # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
     staging = storage.staging_root(root, f"{batch.run_id}-{uuid.uuid4().hex[:8]}")
-    outputs = _outputs(batch)
-    for (layer, table), df in outputs.items():
-        storage.write_partition(df, staging, layer, table, batch.arrival_date)
-    try:
-        audit = audit_partition(batch, staging, root, quality=quality)
-    except Exception as exc:  # an audit that cannot finish is a failed audit, recorded like any other
-        audit = Audit(
-            "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
-        )
-    summary = _summary(batch, audit)
-    if audit.status == "failed":
-        _record_run(root, summary)
-        raise AuditFailed(summary, staging)
-    record = ledger.published_record(summary, batch.input_hash, time.time() - batch.started)
-    ledger.publish(root, record, staging)
+    with storage.staging_lease(staging):  # a crash leaves it unleased: the next run's recovery removes it
+        for (layer, table), df in _outputs(batch).items():
+            storage.write_partition(df, staging, layer, table, batch.arrival_date)
+        try:
+            audit = audit_partition(batch, staging, root, quality=quality)
+        except Exception as exc:  # an audit that cannot finish is a failed audit, recorded like any other
+            audit = Audit(
+                "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
+            )
+        summary = _summary(batch, audit)
+        if audit.status == "failed":
+            (staging / storage.FAILED_AUDIT).write_text("\n".join(audit.blocking) + "\n", encoding="utf-8")
+            _record_run(root, summary)
+            raise AuditFailed(summary, staging)
+        record = ledger.published_record(summary, batch.input_hash, time.time() - batch.started)
+        ledger.publish(root, record, staging)
     _record_run(root, summary)
     return summary
 
@@ -340,4 +348,6 @@ def run_partition(
     if not files:
         return empty_result(root, arrival_date, run_id)
     batch = ingest_step(files, arrival_date, source, run_id, limits)
-    return publish_step(validate_step(extract_step(stage_step(batch, limits), root)), root, quality=quality)
+    return publish_step(
+        validate_step(extract_step(stage_step(batch, limits), root, limits)), root, quality=quality
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -176,6 +178,12 @@ def book_titles(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def in_spans(spans: list[tuple[int, int]], pos: int) -> bool:
+    """`pos` lies in one of `spans` (disjoint, in text order)."""
+    k = bisect_right(spans, (pos, math.inf)) - 1
+    return k >= 0 and spans[k][0] <= pos < spans[k][1]
+
+
 _BEFORE_SHORT = re.compile(r"[^\u4e00-\u9fff]|[省市州盟区的在与了到]")
 _AFTER_SHORT = re.compile(r"[级域城]")
 
@@ -197,7 +205,7 @@ def find_region_names(text: str, *, in_titles: bool = False) -> list[RegionMatch
     resume = 0
     for c in starts.finditer(text):
         i = c.start()
-        if i < resume or (titles and any(lo <= i < hi for lo, hi in titles)):
+        if i < resume or (titles and in_spans(titles, i)):
             continue
         for name in by_bigram.get(text[i : i + 2], ()):
             if text.startswith(name, i) and (len(name) > 2 or name[1] != "县" or _bounded(text, i)):

@@ -18,20 +18,34 @@ SAMPLE_GOLD = PROJECT_DIR / "sample" / "gold" / "dev.jsonl"
 class Limits:
     """What one landed file may cost before it is quarantined with the reason (environment
     ``WAREHOUSE_MAX_FILE_BYTES``, ``WAREHOUSE_MAX_DOCX_INFLATED_BYTES``, ``WAREHOUSE_MAX_DOCX_ENTRIES``,
-    ``WAREHOUSE_MAX_YAML_BYTES``, ``WAREHOUSE_MAX_STAGED_CHARS``). YAML aliases are never expanded."""
+    ``WAREHOUSE_MAX_YAML_BYTES``, ``WAREHOUSE_MAX_STAGED_CHARS``, ``WAREHOUSE_MAX_HTML_TAGS``,
+    ``WAREHOUSE_MAX_HTML_DEPTH``, ``WAREHOUSE_MAX_DOCUMENT_SECONDS``). YAML aliases are never expanded; .docx XML is read without DTDs or
+    entities."""
 
     max_file_bytes: int = 64 * 2**20  # bytes of one landed file
     max_docx_inflated_bytes: int = 256 * 2**20  # a .docx's entries inflated, checked before inflating
     max_docx_entries: int = 5_000  # entries of a .docx package
     max_yaml_bytes: int = 64 * 2**10  # YAML front matter of a post
     max_staged_chars: int = 4_000_000  # characters of one staged document
+    max_html_tags: int = 200_000  # start tags of one HTML page or post
+    max_html_depth: int = 1_000  # elements open at once inside a skipped region (nav, script, footer…)
+    max_document_seconds: float = 120.0  # cleaning, and then extraction, of one document
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.__dataclass_fields__ if not getattr(self, f) > 0]
+        if bad:
+            raise ValueError(f"limits must be positive: {', '.join(f'WAREHOUSE_{f.upper()}' for f in bad)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
         base = cls()
-        values = {
-            f: int(env.get(f"WAREHOUSE_{f.upper()}", getattr(base, f))) for f in base.__dataclass_fields__
-        }
+        values = {}
+        for f in base.__dataclass_fields__:
+            default, raw = getattr(base, f), env.get(f"WAREHOUSE_{f.upper()}")
+            try:
+                values[f] = default if raw is None else type(default)(raw)
+            except ValueError:
+                raise ValueError(f"WAREHOUSE_{f.upper()}={raw!r} is not a number") from None
         return cls(**values)
 
 

@@ -6,7 +6,8 @@ to the partition files of that moment, so a later run replacing a partition does
 snapshot: its facts and its row come from the latest arrival (partitions holding an earlier copy are copied
 without its facts instead of linked). ``<root>/curated/_manifest.json`` is written last, atomically,
 and names the current snapshot's files; readers (`warehouse.read`) follow it, so they always see one
-consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one.
+consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one, and any
+snapshot superseded less than `GRACE_S` seconds ago.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from warehouse import EXTRACTOR_VERSION, ledger, regions, storage, validate
 MANIFEST = "_manifest.json"
 SNAPSHOTS = "_snapshots"
 KEEP = 3
+GRACE_S = 15 * 60  # a superseded snapshot stays readable this long (beyond the last KEEP)
 SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "indicator_panel": CuratedPanel,
     "regions": CuratedRegion,
@@ -178,38 +180,51 @@ def is_current(root: Path) -> bool:
 
 def publish_if_stale(root: Path) -> dict[str, Any] | None:
     """`publish` unless the current snapshot already reflects the ledger (or nothing was ever published);
-    the new manifest, or None. The ledger is read once."""
-    partitions, manifest = published_partitions(root), _manifest(root)
-    if manifest is None and not partitions:
-        return None
-    if manifest is not None and manifest.get("partitions") == partitions:
-        return None
-    return publish(root, partitions)
+    the new manifest, or None. Decided under the snapshot lock: of two runs ending together, the second
+    finds the snapshot the first built."""
+    with ledger.snapshot_lock(root):
+        partitions, manifest = published_partitions(root), _manifest(root)
+        if manifest is None and not partitions:
+            return None
+        if manifest is not None and manifest.get("partitions") == partitions:
+            return None
+        return _publish(Path(root))
 
 
-def publish(root: Path, partitions: dict[str, str] | None = None) -> dict[str, Any]:
-    """Build, validate and publish a new snapshot from the published partitions (`partitions`: the
-    ledger's, read by the caller before this reads the tables); returns the manifest."""
-    root = Path(root)
-    if partitions is None:  # read before the tables: a later publish makes the snapshot stale, not wrong
-        partitions = published_partitions(root)
-    facts = storage.read_table(root, "curated", "indicators")
-    staged = storage.read_table(root, "staged", "documents")
-    facts = latest_facts(facts) if facts is not None else pl.DataFrame(schema=_facts_schema())
-    staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
-    staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
-    region_dim = build_regions()
-    tables = {
-        "indicator_panel": build_panel(facts, staged_docs, region_dim),
-        "regions": region_dim,
-        "documents": build_documents(staged_docs, facts),
-    }
-    for name, df in tables.items():  # a contract failure here fails loudly; the old snapshot stays current
-        validate.check_columns(df, SNAPSHOT_MODELS[name])
-        SNAPSHOT_MODELS[name].validate(df, lazy=True)
-    snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    folder = root / "curated" / SNAPSHOTS / snapshot_id
-    files: dict[str, list[str]] = {"indicators": _indicator_files(root, folder, facts)}
+def publish(root: Path) -> dict[str, Any]:
+    """Build, validate and publish a new snapshot from the published partitions; returns the manifest.
+    Crashed publishes are completed first (`ledger.recover`); the layers are read under the root's shared
+    publish lock, so no partition is read halfway through its publish; a date whose publish a crash left
+    unfinished meanwhile is left out (the snapshot is then stale and rebuilt by the next run)."""
+    with ledger.snapshot_lock(root):
+        return _publish(Path(root))
+
+
+def _publish(root: Path) -> dict[str, Any]:
+    ledger.recover(root)
+    with ledger.root_lock(root, shared=True):
+        unfinished = ledger.pending_publishes(root)
+        partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
+        facts = storage.read_table(root, "curated", "indicators", skip=unfinished)
+        staged = storage.read_table(root, "staged", "documents", skip=unfinished)
+        facts = latest_facts(facts) if facts is not None else pl.DataFrame(schema=_facts_schema())
+        staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
+        staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
+        region_dim = build_regions()
+        tables = {
+            "indicator_panel": build_panel(facts, staged_docs, region_dim),
+            "regions": region_dim,
+            "documents": build_documents(staged_docs, facts),
+        }
+        for (
+            name,
+            df,
+        ) in tables.items():  # a contract failure here fails loudly; the old snapshot stays current
+            validate.check_columns(df, SNAPSHOT_MODELS[name])
+            SNAPSHOT_MODELS[name].validate(df, lazy=True)
+        snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        folder = root / "curated" / SNAPSHOTS / snapshot_id
+        files: dict[str, list[str]] = {"indicators": _indicator_files(root, folder, facts, unfinished)}
     for name, df in tables.items():
         path = folder / f"{name}.parquet"
         df.write_parquet(path, compression="zstd")
@@ -237,9 +252,10 @@ def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame) -> list[str]:
-    """The snapshot's curated/indicators files, one per partition: a hard link to the published file, or,
-    for a partition holding facts of a document that arrived again later, a copy without them."""
+def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame, skip: set[str]) -> list[str]:
+    """The snapshot's curated/indicators files, one per partition (but the dates in `skip`): a hard link to
+    the published file, or, for a partition holding facts of a document that arrived again later, a copy
+    without them."""
     kept = facts.group_by("arrival_date").agg(pl.len().alias("n"))
     kept_by_day = {d.isoformat(): n for d, n in kept.iter_rows()}
     out = []
@@ -247,6 +263,8 @@ def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame) -> list[str]
         storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
     ):
         day = part.parent.name.split("=", 1)[1]
+        if day in skip:
+            continue
         target = folder / "indicators" / part.parent.name / storage.PART_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
         written = pl.scan_parquet(part)
@@ -267,10 +285,18 @@ def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     )
 
 
-def _prune(root: Path, keep: int) -> None:
+def _prune(root: Path, keep: int, grace: float = GRACE_S) -> None:
+    """Remove snapshots older than the last `keep`, once superseded for `grace` seconds (a reader that
+    pinned one with `read.snapshot` has that long to finish reading it)."""
     folders = sorted((root / "curated" / SNAPSHOTS).iterdir())
-    for old in folders[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    now = datetime.now(UTC)
+    for old, successor in zip(folders[:-keep], folders[1:], strict=False):
+        try:
+            superseded = datetime.strptime(successor.name[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        except ValueError:  # not a snapshot folder
+            continue
+        if (now - superseded).total_seconds() > grace:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _facts_schema() -> dict[str, Any]:

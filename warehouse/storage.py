@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -98,10 +99,11 @@ def clear_partition(root: Path, layer: str, table: str, arrival_date: date) -> N
     shutil.rmtree(layer_path(root, layer, table, arrival_date), ignore_errors=True)
 
 
-def read_table(root: Path, layer: str, table: str) -> pl.DataFrame | None:
-    """All partitions of a table with `arrival_date` restored as a Date column; None if never written."""
+def read_table(root: Path, layer: str, table: str, skip: Container[str] = ()) -> pl.DataFrame | None:
+    """All partitions of a table (but the dates, YYYY-MM-DD, in `skip`) with `arrival_date` restored as a
+    Date column; None if never written."""
     folder = layer_path(root, layer, table)
-    files = sorted(folder.glob(f"arrival_date=*/{PART_FILE}"))
+    files = [f for f in sorted(folder.glob(f"arrival_date=*/{PART_FILE}")) if f.parent.name[13:] not in skip]
     if not files:
         return None
     frames = [
@@ -120,25 +122,60 @@ def staging_root(root: Path, run_id: str) -> Path:
 
 
 STAGING_RETENTION_S = 24 * 3600  # a failed audit's staged files stay this long for inspection
+LEASE = (
+    ".lease"  # in a staging folder: flock-held by the process writing it (the kernel lets go when it dies)
+)
+FAILED_AUDIT = "FAILED_AUDIT.txt"  # in a staging folder kept for inspection: why its audit failed
 
 
-def prune_staging(root: Path, older_than: float = STAGING_RETENTION_S) -> list[Path]:
-    """Remove staging folders nothing has written to for `older_than` seconds (left by a crash or by a failed
-    audit); a run in progress writes its own folder, so it is never this old. Returns what was removed."""
+@contextlib.contextmanager
+def staging_lease(staging: Path) -> Iterator[Path]:
+    """Create `staging` already leased to this process: it is made under a hidden name, its lease file
+    locked, and only then renamed into place, so `prune_staging` never sees it unleased while it is used."""
+    staging = Path(staging)
+    hidden = staging.with_name(f".{staging.name}.{uuid.uuid4().hex[:6]}")
+    hidden.mkdir(parents=True)
+    with (hidden / LEASE).open("a") as lease:
+        fcntl.flock(lease, fcntl.LOCK_EX)
+        os.rename(hidden, staging)
+        yield staging
+
+
+def _abandoned(run: Path) -> bool:
+    """A staging folder whose writer is gone: its lease exists and can be locked, and no failed audit
+    keeps it for inspection."""
+    if (run / FAILED_AUDIT).exists():
+        return False
+    try:
+        with (run / LEASE).open("r") as lease:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+    except (BlockingIOError, FileNotFoundError):
+        return False
+
+
+def prune_staging(
+    root: Path, older_than: float = STAGING_RETENTION_S, keep: Container[str] = ()
+) -> list[Path]:
+    """Remove the staging folders of runs that died (lease free, no failed audit), and any staging folder
+    nothing has written to for `older_than` seconds (a failed audit's, kept that long for inspection); never
+    one named in `keep` (an unfinished publish needs it). Returns what was removed."""
     import time
 
     folder = Path(root) / STAGING
     removed: list[Path] = []
     try:
-        runs = sorted(folder.iterdir())
+        runs = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     except OSError:  # no staging folder (or it went meanwhile)
         return removed
     for run in runs:
+        if run.name in keep:
+            continue
         try:  # another process may publish (and remove) a folder while it is looked at
             newest = max([run.stat().st_mtime, *(p.stat().st_mtime for p in run.rglob("*"))])
         except OSError:
             continue
-        if time.time() - newest > older_than:
+        if _abandoned(run) or time.time() - newest > older_than:
             shutil.rmtree(run, ignore_errors=True)
             removed.append(run)
     return removed  # the _staging folder itself stays: a run may be creating its folder in it right now

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 from warehouse import regions
 from warehouse.numbers import FACT_CLASSES, Mention, base_value, find_mentions
@@ -98,7 +99,7 @@ def table_cells(view: str, place_codes: dict[str, str]) -> list[TableCell]:
         title = _CAPTION_UNIT.sub("", caption).strip()
         for lo, hi in block[1:]:
             cells = view[lo:hi].split("\t")
-            offsets = [lo + sum(len(c) + 1 for c in cells[:i]) for i in range(len(cells))]
+            offsets = list(accumulate((len(c) + 1 for c in cells[:-1]), initial=lo))
             labels = [
                 c
                 for i, c in enumerate(cells)

@@ -142,6 +142,15 @@ def quarantine_documents(rejected: list[dict[str, Any]], *, run_id: str, arrival
     return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
 
 
+def quarantine_over_budget(over: list[dict[str, Any]], *, run_id: str, arrival_date: date) -> pl.DataFrame:
+    """Documents whose extraction ran out of time: they stay staged, their facts are missing."""
+    rows = [
+        _record(r, r["reason"], layer="curated", table="indicators", run_id=run_id, arrival_date=arrival_date)
+        for r in over
+    ]
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
+
+
 def quarantine_landing(refused: list[dict[str, Any]], *, run_id: str, arrival_date: date) -> pl.DataFrame:
     """Landing-zone entries not read (symlinks out, loops, dot-files, devices, unreadable or vanished)."""
     rows = [
