@@ -62,6 +62,7 @@ evaluate:
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_long.py
+	$(BIN)/python benchmarks/bench_hostile.py
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock

@@ -74,7 +74,7 @@ def backfill_flow(
     items = ledger.plan(start, end, src, dst, mode)
     for item in items:
         if item.action == "empty":
-            ledger.record_empty(dst, item.arrival_date)
+            ledger.record_empty(dst, item.arrival_date, only_changes=True)
     to_run = [item for item in items if item.action == "run"]
     errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
     table = ledger.report(items, dst, errors)

@@ -1,6 +1,7 @@
 """Command-line conventions: tables for results, files on request, exit codes (0 ok, 1 failed, 2 bad use)."""
 
 import json
+from datetime import date
 
 import polars as pl
 from typer.testing import CliRunner
@@ -167,3 +168,18 @@ def test_sql_is_read_only_towards_the_file_system(sample_run, tmp_path):
         app, ["sql", "SELECT typeof(arrival_date) AS t FROM indicators LIMIT 1", "--root", str(sample_run)]
     )
     assert done.exit_code == 0 and "DATE" in done.output
+
+
+def test_backfill_dry_run_says_when_the_snapshot_is_older_than_the_ledger(tmp_path):
+    """A run that published and died before the snapshot: nothing to run, but the dry run says the backfill
+    will rebuild the snapshot."""
+    from conftest import SAMPLE
+
+    from warehouse import ingest, pipeline
+
+    day, files = sorted(ingest.discover_partitions(SAMPLE, date(2026, 1, 1)).items())[0]
+    pipeline.run_partition(files, day, SAMPLE, tmp_path, "r", quality=False)  # no snapshot after it
+    args = ["backfill", "--start", day.isoformat(), "--end", day.isoformat(), "--root", str(tmp_path)]
+    done = runner.invoke(app, [*args, "--source", str(SAMPLE), "--dry-run"])
+    assert done.exit_code == 0, done.output
+    assert "0 of 1 dates would run" in done.stdout and "snapshot: older than the ledger" in done.stdout

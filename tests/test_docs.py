@@ -128,3 +128,12 @@ def test_readme_limits_table_matches_the_settings_both_ways():
     rows = dict(re.findall(r"^\| `(WAREHOUSE_MAX_\w+)` \| ([\d.]+) \|", README, re.M))
     expected = {f"WAREHOUSE_{f.upper()}": str(getattr(Limits(), f)) for f in Limits.__dataclass_fields__}
     assert rows == expected
+
+
+def test_readme_reliability_table_is_the_generated_one_and_cites_real_tests():
+    import reliability_table
+
+    assert reliability_table.table() in README, "run: python tests/reliability_table.py --write"
+    for _, _, test in reliability_table.OTHER:
+        module, name = test.split("::")
+        assert f"def {name}(" in (PROJECT / "tests" / f"{module}.py").read_text(encoding="utf-8"), test

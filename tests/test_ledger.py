@@ -243,3 +243,11 @@ def test_a_failure_after_publishing_keeps_the_published_record(tmp_path):
     assert ledger.read_record(tmp_path, D1).status == "published"
     ledger.record_failure(tmp_path, D1, "a later run failed", run_id="r2")
     assert ledger.read_record(tmp_path, D1).status == "failed"
+
+
+def test_a_backfill_records_an_empty_date_only_when_it_held_something_before(tmp_path):
+    assert ledger.record_empty(tmp_path, D1, "backfill", only_changes=True) is False
+    assert ledger.read_record(tmp_path, D1) is None  # never recorded: no file for an empty day
+    ledger.write_record(tmp_path, ledger.PartitionRecord(D1.isoformat(), "published", "h", "v", documents=2))
+    assert ledger.record_empty(tmp_path, D1, "backfill", only_changes=True) is True
+    assert ledger.read_record(tmp_path, D1).status == "empty"  # its arrivals went away: recorded

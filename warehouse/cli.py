@@ -133,7 +133,7 @@ def backfill(
     ] = False,
 ) -> None:
     """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
-    from warehouse import ledger
+    from warehouse import ledger, snapshot
 
     source, root = source or Settings.from_env().source, _root(root)
     first, last = _date(start, "--start"), _date(end, "--end")
@@ -156,6 +156,11 @@ def backfill(
                 if i.action != "empty" or len(items) <= 31
             ]
         )
+        if snapshot.published_partitions(root) and not snapshot.is_current(root):
+            typer.echo(
+                "snapshot: older than the ledger (a run published and stopped before rebuilding it); "
+                "the backfill rebuilds it, even with no date to run"
+            )
         return
     _temporary_server_tied(prefect_environment())
     from flows.backfill import backfill_flow

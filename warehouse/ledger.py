@@ -193,10 +193,12 @@ def record_failure(
     write_record(root, record)
 
 
-def record_empty(root: Path, arrival_date: date, run_id: str = "") -> bool:
-    """A date without arrivals; an existing empty record is left as it is. True when written."""
+def record_empty(root: Path, arrival_date: date, run_id: str = "", *, only_changes: bool = False) -> bool:
+    """A date without arrivals; an existing empty record is left as it is, and with `only_changes` (a
+    backfill's dates) so is a date never recorded: a 100-year backfill writes no file per empty day, the
+    plan finds them empty from the landing zone. True when written."""
     previous = read_record(root, arrival_date)
-    if previous is not None and previous.status == "empty":
+    if (previous is not None and previous.status == "empty") or (previous is None and only_changes):
         return False
     record = PartitionRecord(arrival_date.isoformat(), "empty", "", EXTRACTOR_VERSION, run_id=run_id)
     write_record(root, record)
