@@ -8,14 +8,9 @@ when they are all there). Plus the issue's larger bombs: a .docx of 3 GB of zero
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-import zipfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -23,22 +18,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))
 
-from hostile import CASES, GOOD, SAMPLE, STAGED, Case, build  # noqa: E402
+from faults import run_in_child  # noqa: E402
+from hostile import CASES, GOOD, SAMPLE, STAGED, Case, build, quarantine_reasons, zip_bomb  # noqa: E402
 
 from warehouse import storage  # noqa: E402
 
 DAY = date(2024, 6, 1)
-
-
-def _bomb_3g(path: Path) -> None:
-    buffer = io.BytesIO()
-    with (
-        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package,
-        package.open("word/document.xml", "w", force_zip64=True) as entry,
-    ):
-        for _ in range(3072):
-            entry.write(b"\0" * 2**20)
-    path.write_bytes(buffer.getvalue())
 
 
 def _long(megabytes: int) -> Callable[[Path], None]:
@@ -53,7 +38,13 @@ def _long(megabytes: int) -> Callable[[Path], None]:
 
 
 EXTRA = [
-    Case("bomb3g.docx", ".docx zip bomb, 3 GB of zeros", _bomb_3g, STAGED, "refused before inflating"),
+    Case(
+        "bomb3g.docx",
+        ".docx zip bomb, 3 GB of zeros",
+        lambda p: p.write_bytes(zip_bomb(3072)),
+        STAGED,
+        "refused before inflating",
+    ),
     Case("long8.txt", "one 8 MB report (within the limits)", _long(8), None),
     Case("long50.txt", "one 50 MB report", _long(50), STAGED, "too long"),
 ]
@@ -66,29 +57,14 @@ def measure(case: Case | None, work: Path) -> tuple[str, float, float, int, int]
     shutil.copy(next(SAMPLE.glob(f"*/{GOOD}")), zone / GOOD)
     size = (zone / case.name).lstat().st_size if case else 0
     root = work / "root"
-    driver = [
-        sys.executable,
-        str(PROJECT / "tests" / "faults.py"),
-        "none",
-        str(root),
-        str(zone.parent),
-        str(DAY),
-    ]
-    started = time.perf_counter()
-    proc = subprocess.Popen(driver, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        return f"CRASHED: {proc.stderr.read().decode()[-300:] if proc.stderr else ''}", seconds, 0, 0, size
-    outcome = "published"
-    for table in ("raw/documents", "staged/documents", "curated/indicators"):
-        q = storage.read_table(root, "quarantine", table)
-        for name, reason in q.select("source_file", "reason").iter_rows() if q is not None else []:
-            if case and name == case.name:
-                outcome = f"quarantine/{table}: {reason}"
+    child = run_in_child(root, zone.parent, DAY)
+    if child.exit_code != 0:
+        return f"CRASHED: {child.stderr[-300:]}", child.seconds, 0, 0, size
+    found = quarantine_reasons(root).get(case.name) if case else None
+    outcome = f"quarantine/{found[0]}: {found[1]}" if found else "published"
     facts = storage.read_table(root, "curated", "indicators")
     good = facts.filter(facts["source_file"] == GOOD).height if facts is not None else 0
-    return outcome, seconds, usage.ru_maxrss / 1024, good, size
+    return outcome, child.seconds, child.peak_rss_mb, good, size
 
 
 def main() -> None:

@@ -13,9 +13,12 @@ dying process only.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,28 @@ def run(root: Path, landing: Path, day: date, run_id: str | None = None) -> Part
     result = pipeline.run_partition(files, day, landing, root, run_id, quality=False)
     snapshot.publish_if_stale(root)
     return result
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    exit_code: int
+    seconds: float
+    peak_rss_mb: float
+    stderr: str
+
+
+def run_in_child(root: Path, landing: Path, day: date, boundary: str = "none") -> ChildRun:
+    """This module as a child process (`boundary` `none`: a whole run), with its wall time and peak RSS."""
+    driver = [sys.executable, __file__, boundary, str(root), str(landing), day.isoformat()]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        driver, cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    return ChildRun(
+        os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024, stderr
+    )
 
 
 def _die() -> None:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse import storage
+
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT / "sample" / "landing"
 GOOD = "000_7918e978ecdb11ee.txt"  # a sample report the re-encoded and renamed cases are made from
@@ -56,16 +58,26 @@ def _docx(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _zip_bomb() -> bytes:
-    """300 MB of zeros in about 300 KB: over the 256 MiB inflated limit."""
+def zip_bomb(megabytes: int) -> bytes:
+    """A .docx of `megabytes` MiB of zeros (about 1,000 times smaller packed)."""
     buffer = io.BytesIO()
     with (
         zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package,
         package.open("word/document.xml", "w", force_zip64=True) as entry,
     ):
-        for _ in range(300):
+        for _ in range(megabytes):
             entry.write(b"\0" * 2**20)
     return buffer.getvalue()
+
+
+def quarantine_reasons(root: Path) -> dict[str, tuple[str, str]]:
+    """File name → (quarantine table, reason) of a root's quarantined documents."""
+    out = {}
+    for table in (RAW, STAGED, CURATED):
+        q = storage.read_table(root, "quarantine", table)
+        for name, reason in q.select("source_file", "reason").iter_rows() if q is not None else []:
+            out[name] = (table, reason)
+    return out
 
 
 def _word(document_xml: Callable[[bytes], bytes]) -> bytes:
@@ -201,7 +213,11 @@ CASES: list[Case] = [
         "not valid YAML",
     ),
     Case(
-        "bomb.docx", ".docx zip bomb (300 MB of zeros)", _bytes(_zip_bomb), STAGED, "refused before inflating"
+        "bomb.docx",
+        ".docx zip bomb (300 MB of zeros)",
+        _bytes(lambda: zip_bomb(300)),
+        STAGED,
+        "refused before inflating",
     ),
     Case(
         "lying.docx",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, SAMPLE
-from faults import BOUNDARIES, CRASHED, run
+from faults import BOUNDARIES, CRASHED, run, run_in_child
 
 from warehouse import ledger, read, storage
 
@@ -222,9 +222,8 @@ def test_a_hostile_landing_zone_is_quarantined_case_by_case_and_good_documents_k
     does not crash, each case gets its quarantine record with its reason (or, for odd encodings and names,
     the facts of the document it was made from), every file is accounted for, the sample documents' facts
     are those of a run without the hostile files, and the peak memory stays bounded."""
-    import os
 
-    from hostile import CASES, TRADITIONAL, build
+    from hostile import CASES, TRADITIONAL, build, quarantine_reasons
 
     day = date(2024, 6, 1)
     good = sorted(SAMPLE.glob("*/*.txt"))
@@ -239,24 +238,10 @@ def test_a_hostile_landing_zone_is_quarantined_case_by_case_and_good_documents_k
     for path in good:
         shutil.copy(path, zone / path.name)
     root = tmp_path / "root"
-    driver = [
-        sys.executable,
-        str(PROJECT / "tests" / "faults.py"),
-        "none",
-        str(root),
-        str(zone.parent),
-        str(day),
-    ]
-    proc = subprocess.Popen(driver, cwd=PROJECT, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()[-3000:] if proc.stderr else ""
-    assert usage.ru_maxrss / 1024 < PEAK_RSS_BOUND_MB
-
-    quarantined = {}
-    for table in ("raw/documents", "staged/documents", "curated/indicators"):
-        q = storage.read_table(root, "quarantine", table)
-        for name, reason in q.select("source_file", "reason").iter_rows() if q is not None else []:
-            quarantined[name] = (table, reason)
+    child = run_in_child(root, zone.parent, day)
+    assert child.exit_code == 0, child.stderr[-3000:]
+    assert child.peak_rss_mb < PEAK_RSS_BOUND_MB
+    quarantined = quarantine_reasons(root)
     staged = set(storage.read_table(root, "staged", "documents")["source_file"])
     assert staged | set(quarantined) == {p.name for p in zone.iterdir()}, (
         "a file neither staged nor quarantined"
