@@ -1,4 +1,12 @@
-"""Backfill of a date range: one child `partition_flow` run per date, at most N at once.
+"""Backfill of a date range, at most N dates at once, by one of two executors:
+
+- `processes` (the default): each date is one `partition` task of the backfill run, executed in a pool of N
+  worker processes (Prefect's ProcessPoolTaskRunner), every step of the partition inside it: every core
+  works and the per-date orchestration is one task, not a flow run of five;
+- `threads`: each date is a child `partition_flow` run (its own flow run with ingest, clean, extract,
+  validate and audit-publish tasks) in a thread of the backfill's process.
+
+The snapshot and the Data Docs are rebuilt once, at the end.
 
 Which dates run is decided by `warehouse.ledger.plan` from the partition ledger (missing, failed or all).
 Dates without arrivals are recorded as empty (once: an unchanged empty record is not rewritten). A failed
@@ -9,21 +17,36 @@ still running are marked Crashed with it, so none is left Running.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
+import os
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run, task_run
+from prefect.tasks import exponential_backoff
 
-from flows.partition import artifact_key, partition_flow, snapshot_task, warehouse_of
+from flows.partition import (
+    artifact_key,
+    docs_task,
+    final_state,
+    partition_flow,
+    retry_on_io_error,
+    snapshot_task,
+    warehouse_of,
+)
 from flows.server import crash_orphaned_children, crash_unfinished
-from warehouse import ledger
+from warehouse import ledger, pipeline
+from warehouse.pipeline import AuditFailed
 from warehouse.settings import Settings
 
 
@@ -63,8 +86,13 @@ def backfill_flow(
     root: str | None = None,
     mode: str = "missing",
     max_concurrency: int = 2,
+    executor: str = "processes",
 ) -> list[dict[str, Any]]:
-    """Process every arrival date in [start, end] that `mode` selects (missing, failed or all)."""
+    """Process every arrival date in [start, end] that `mode` selects (missing, failed or all), at most
+    `max_concurrency` at once, in worker processes (`executor` processes) or as child flow runs in threads
+    (`executor` threads)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
     settings = Settings.from_env()
     src, dst = Path(source or settings.source), Path(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
@@ -76,9 +104,14 @@ def backfill_flow(
         if item.action == "empty":
             ledger.record_empty(dst, item.arrival_date, only_changes=True)
     to_run = [item for item in items if item.action == "run"]
-    errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
+    if executor == "processes":
+        errors = _run_in_processes(to_run, src, dst, max_concurrency)
+    else:
+        errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
     table = ledger.report(items, dst, errors)
     snapshot_task(str(dst))  # consumers see the new partitions together
+    if to_run:
+        docs_task(str(dst))
     create_markdown_artifact(
         ledger.report_markdown(table, f"Backfill {start}..{end} ({mode})"),
         key=artifact_key("backfill", dst),
@@ -88,6 +121,85 @@ def backfill_flow(
     if errors:
         raise RuntimeError("backfill failed for " + ", ".join(d.isoformat() for d in sorted(errors)))
     return table
+
+
+EXECUTORS = ("processes", "threads")
+
+
+@task(
+    name="partition",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=1),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_on_io_error,
+)
+def partition_task(day: date, files: list[str], source: str, root: str) -> State:
+    """Every step of one date in this worker process (the quality check runs; its Data Docs page is built
+    at the end of the backfill). Failures are recorded in the ledger; the audit is an artifact."""
+    settings = Settings.from_env()
+    dst, run_id, started = Path(root), str(task_run.get_id() or "local"), time.perf_counter()
+    key = artifact_key("audit", root, day)
+    try:
+        result = pipeline.run_partition(
+            [Path(f) for f in files], day, Path(source), dst, run_id, limits=settings.limits, docs=False
+        )
+    except AuditFailed as failed:
+        create_markdown_artifact(
+            pipeline.audit_markdown(failed.summary), key=key, description="audit: failed"
+        )
+        ledger.record_failure(dst, day, str(failed), run_id, seconds=time.perf_counter() - started)
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        ledger.record_failure(dst, day, message, run_id, seconds=time.perf_counter() - started)
+        raise
+    create_markdown_artifact(pipeline.audit_markdown(result), key=key, description=f"audit: {result.status}")
+    return final_state(result)
+
+
+@contextlib.contextmanager
+def _api_for_workers() -> Iterator[None]:
+    """Worker processes report to this run's API, a temporary server's too (its URL is not a setting:
+    without it in their environment each worker would start a server of its own)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        os.environ["PREFECT_API_URL"] = str(client.api_url)
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+def _run_in_processes(
+    items: list[ledger.PlanItem], source: Path, root: Path, workers: int
+) -> dict[date, str]:
+    """One `partition` task per date in `workers` processes; the failed dates and why."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    if not items:
+        return {}
+    with _api_for_workers(), ProcessPoolTaskRunner(max_workers=max(1, workers)) as runner:
+        futures = {
+            item.arrival_date: runner.submit(
+                partition_task,
+                {
+                    "day": item.arrival_date,
+                    "files": [str(f) for f in item.files],
+                    "source": str(source),
+                    "root": str(root),
+                },
+            )
+            for item in items
+        }
+        for future in futures.values():
+            future.wait()
+    states = {day: future.state for day, future in futures.items()}
+    return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
 
 
 def _run_children(days: list[date], source: Path, root: Path, max_concurrency: int) -> dict[date, str]:

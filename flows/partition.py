@@ -37,7 +37,7 @@ R = TypeVar("R")
 NO_DATE = date(1, 1, 1)  # loose files (outside date folders) are only processed by `run_flow`
 
 
-def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
+def retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
     """Retry I/O failures (a file system hiccup); an audit or contract failure fails at once, and so does a
     timeout (TimeoutError is an OSError, but a second try would only time out again: a slow document is
     quarantined by its own budget, `Limits.max_document_seconds`, long before a task times out)."""
@@ -61,7 +61,7 @@ def io_task(name: str, timeout_seconds: int) -> Callable[[Callable[P, R]], Task[
         retries=2,
         retry_delay_seconds=exponential_backoff(backoff_factor=1),
         retry_jitter_factor=0.5,
-        retry_condition_fn=_retry_on_io_error,
+        retry_condition_fn=retry_on_io_error,
     )
 
 
@@ -73,12 +73,14 @@ def ingest_task(files: list[str], arrival_date: date, source: str, run_id: str) 
 
 @task(name="clean", timeout_seconds=900, cache_policy=NO_CACHE)
 def clean_task(batch: Batch) -> Batch:
-    return pipeline.stage_step(batch, Settings.from_env().limits)
+    settings = Settings.from_env()
+    return pipeline.stage_step(batch, settings.limits, settings.workers)
 
 
 @io_task("extract", timeout_seconds=1800)
 def extract_task(batch: Batch, root: str) -> Batch:
-    return pipeline.extract_step(batch, cache_root=Path(root), limits=Settings.from_env().limits)
+    settings = Settings.from_env()
+    return pipeline.extract_step(batch, Path(root), settings.limits, settings.workers)
 
 
 @task(name="validate", timeout_seconds=900, cache_policy=NO_CACHE)
@@ -97,12 +99,12 @@ def artifact_key(kind: str, root: str | Path, day: date | None = None) -> str:
 
 
 @io_task("audit-publish", timeout_seconds=900)
-def publish_task(batch: Batch, root: str) -> PartitionResult:
+def publish_task(batch: Batch, root: str, docs: bool = True) -> PartitionResult:
     """Write-audit-publish (and the ledger record); the audit becomes a Markdown artifact whether it passed
     or not."""
     key = artifact_key("audit", root, batch.arrival_date)
     try:
-        summary = pipeline.publish_step(batch, Path(root))
+        summary = pipeline.publish_step(batch, Path(root), docs=docs)
     except AuditFailed as failed:
         create_markdown_artifact(
             pipeline.audit_markdown(failed.summary), key=key, description="audit: failed"
@@ -133,6 +135,14 @@ def snapshot_task(root: str) -> dict[str, Any] | None:
     return snapshot.publish_if_stale(Path(root))
 
 
+@task(name="quality-docs", timeout_seconds=1800, cache_policy=NO_CACHE)
+def docs_task(root: str) -> str:
+    """Build the Data Docs of the partitions a run or backfill audited (once, at its end)."""
+    from warehouse import quality
+
+    return str(quality.build_docs(Path(root)))
+
+
 def final_state(result: PartitionResult) -> State:
     """Completed for a published or empty partition; Completed named `Flagged`, warnings as the message,
     for a partition published with warnings (seen in the UI without opening the artifact)."""
@@ -152,7 +162,8 @@ def partition_flow(
 ) -> State:
     """Process one arrival-date partition into every layer under `root` (default: yesterday in
     Asia/Shanghai; source and root default to WAREHOUSE_SOURCE / WAREHOUSE_ROOT), then rebuild the consumer
-    snapshot unless `publish_snapshot` is off (backfills and full runs rebuild it once at the end)."""
+    snapshot and the Data Docs unless `publish_snapshot` is off (backfills and full runs rebuild both once
+    at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
     src, dst = Path(source or settings.source), Path(root or settings.root)
@@ -164,7 +175,7 @@ def partition_flow(
         if paths:
             batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
             batch = validate_task(extract_task(clean_task(batch), str(dst)))
-            result = publish_task(batch, str(dst))
+            result = publish_task(batch, str(dst), publish_snapshot)
         else:
             result = pipeline.empty_result(dst, day, run_id)
     except Exception as exc:
@@ -192,6 +203,8 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[P
         else:
             failed.append(f"{day}: {state.message}")
     snapshot_task(root)  # what was published, failed partitions or not
+    if parts:
+        docs_task(root)
     if failed:
         raise RuntimeError(f"{len(failed)} partition(s) failed: " + " | ".join(failed))
     return summaries

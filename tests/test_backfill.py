@@ -69,16 +69,9 @@ def test_backfill_over_gaps_is_idempotent_isolates_failures_and_resumes(
             raise OSError("corrupt input: unreadable file")
         return real_read(files, arrival_date, source, *limits)
 
-    monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)
-    state = backfill_flow(START, END, str(landing), str(root), "all", 2, return_state=True)
-    assert state.is_failed() and "2022-02-11" in str(state.message)
-    records = ledger.read_ledger(root)
-    assert (
-        records[date(2022, 2, 11)].status == "failed"
-        and "corrupt input" in records[date(2022, 2, 11)].message
-    )
-    assert records[date(2022, 2, 12)].status in ("published", "flagged")  # the others went on
-    assert snapshot(root) == before  # the failed partition kept what was published before
+    monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)  # in this process: child flow runs
+    state = backfill_flow(START, END, str(landing), str(root), "all", 2, "threads", return_state=True)
+    assert_only_failed(state, root, before, "corrupt input")
 
     monkeypatch.setattr(warehouse.ingest, "read_landing", real_read)
     retried = backfill_flow(START, END, str(landing), str(root), "failed", 2)
@@ -130,3 +123,35 @@ def test_a_terminated_backfill_drops_the_dates_it_had_not_started(monkeypatch):
         flows.backfill._run_children(days, SAMPLE, SAMPLE, 2)
     time.sleep(1.5)  # the two running dates finish; nothing else may start
     assert len(started) == 2, started
+
+
+def test_a_backfill_in_worker_processes_fails_only_the_date_whose_audit_failed(
+    prefect_server, landing, tmp_path
+):
+    """Executor `processes`: 2022-02-11 is published, then its arrivals shrink to one short report, so its
+    rerun fails the audit (fewer than half the rows published before) inside a worker process; the backfill
+    fails naming that date, the ledger records why, the other dates publish and the old facts stay."""
+    from flows.backfill import backfill_flow
+
+    root = tmp_path / "root"
+    backfill_flow(START, END, str(landing), str(root), "missing", 2, "processes")
+    before = snapshot(root)
+    day = landing / "2022-02-11"
+    for f in day.iterdir():
+        f.unlink()
+    (day / "short.txt").write_text(
+        "平武县报告\n今年以来，全县开发公益性岗位1200个，新识别纳入监测对象86户302人，持续巩固拓展脱贫攻坚成果。",
+        encoding="utf-8",
+    )
+    state = backfill_flow(START, END, str(landing), str(root), "all", 2, "processes", return_state=True)
+    assert_only_failed(state, root, before, "failed its audit")
+
+
+def assert_only_failed(state, root, before: dict, reason: str) -> None:
+    """The backfill failed naming 2022-02-11, the ledger says why, the other dates went on, and the
+    failed partition kept what was published before."""
+    assert state.is_failed() and "2022-02-11" in str(state.message)
+    records = ledger.read_ledger(root)
+    assert records[date(2022, 2, 11)].status == "failed" and reason in records[date(2022, 2, 11)].message
+    assert {records[d].status for d in (date(2022, 2, 9), date(2022, 2, 12))} <= {"published", "flagged"}
+    assert snapshot(root) == before

@@ -129,3 +129,34 @@ def test_limits_come_from_the_environment_and_must_be_positive():
         Limits.from_env({"WAREHOUSE_MAX_FILE_BYTES": "0"})
     with pytest.raises(ValueError, match="is not a number"):
         Limits.from_env({"WAREHOUSE_MAX_HTML_DEPTH": "lots"})
+
+
+def test_cleaning_and_extraction_in_worker_processes_give_exactly_the_sequential_rows(tmp_path):
+    """The golden documents (every format and encoding) through two worker processes and through none: the
+    same staged documents, mentions and facts, row for row, in the same order."""
+    from conftest import PROJECT
+
+    golden = PROJECT / "tests" / "golden" / "docs"
+    ((day, files),) = ingest.discover_partitions(golden, date(2026, 1, 1)).items()
+    tables = {}
+    for workers in (1, 2):
+        root = tmp_path / f"w{workers}"
+        pipeline.run_partition(files, day, golden, root, "r", quality=False, workers=workers)
+        tables[workers] = [
+            storage.read_table(root, *t)
+            for t in (("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
+        ]
+    for sequential, parallel in zip(tables[1], tables[2], strict=True):
+        assert sequential.height > 0 and sequential.equals(parallel)
+
+
+@pytest.mark.parametrize(
+    ("rows", "workers", "sizes"), [(0, 2, []), (3, 2, [3]), (100, 2, [13] * 7 + [9]), (10, 1, [4, 4, 2])]
+)
+def test_documents_are_cut_into_consecutive_chunks(rows, workers, sizes):
+    from warehouse.workers import chunks
+
+    frame = pl.DataFrame({"i": list(range(rows))})
+    parts = chunks(frame, workers)
+    assert [p.height for p in parts] == sizes
+    assert (pl.concat(parts)["i"].to_list() if parts else []) == list(range(rows))

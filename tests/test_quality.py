@@ -289,3 +289,22 @@ def test_data_docs_render_offline_in_chromium(offline_page, gate):
     assert page.locator("body").inner_text().count("\n") > 50
     assert requests and all(u.startswith("file://") for u in requests), requests
     assert problems == []
+
+
+def test_docs_built_once_for_several_partitions_carry_each_audit(tmp_path):
+    """A backfill's partitions are checked with `docs` off (no page built per partition), then
+    `build_docs` makes every page once, each with its own audit words, offline."""
+    days = [date(2024, 1, d) for d in (2, 3, 4)]
+    for n, day in enumerate(days):
+        result = quality.check_curated(
+            facts(20 + n), None, root=tmp_path, arrival_date=day, run_id=f"run-{n}", docs=False
+        )
+        assert result.success
+    assert not list((tmp_path / "quality").glob("validations/**/*.html"))  # nothing built yet
+    index = quality.build_docs(tmp_path)
+    pages = sorted((tmp_path / "quality" / "validations").rglob("*.html"))
+    assert index.exists() and len(pages) == 3
+    for page, day in zip(pages, days, strict=True):
+        text = page.read_text(encoding="utf-8")
+        assert f"Audit of arrival date {day.isoformat()}" in text and quality._MARKER in text[:4000]
+    assert not list((tmp_path / "quality" / quality.GATES).glob("*.json"))

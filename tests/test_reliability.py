@@ -138,13 +138,13 @@ def test_two_runs_at_once_on_one_root_leave_a_whole_snapshot(days, zones, refere
     [(TimeoutError("task timed out"), False), (OSError(5, "EIO"), True), (ValueError("contract"), False)],
 )
 def test_io_errors_are_retried_timeouts_and_other_failures_are_not(error, retried):
-    from flows.partition import _retry_on_io_error
+    from flows.partition import retry_on_io_error
 
     class State:
         def result(self):
             raise error
 
-    assert _retry_on_io_error(None, None, State()) is retried
+    assert retry_on_io_error(None, None, State()) is retried
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

@@ -50,16 +50,16 @@ def store(root: Path, mentions: pl.DataFrame, facts: pl.DataFrame, doc_ids: list
 
 
 def extract_with_cache(
-    staged: pl.DataFrame, root: Path | None, seconds: float | None = None
+    staged: pl.DataFrame, root: Path | None, seconds: float | None = None, workers: int = 1
 ) -> tuple[extract.Extraction, int]:
     """`extract.extract_within` for the documents not in the cache, cached rows for the others (a document
     over its time budget is not cached: a larger budget may read it). Returns the extraction and the number
     of documents served from the cache."""
     if root is None:
-        return extract.extract_within(staged, seconds), 0
+        return extract.extract_in_workers(staged, seconds, workers), 0
     hit_ids = [d for d in staged["doc_id"] if _path(root, d, "facts").exists()]
     misses = staged.filter(~pl.col("doc_id").is_in(hit_ids))
-    fresh = extract.extract_within(misses, seconds)
+    fresh = extract.extract_in_workers(misses, seconds, workers)
     fresh_mentions, fresh_facts = fresh.mentions, fresh.facts
     over = {r["doc_id"] for r in fresh.over_budget}
     store(root, fresh_mentions, fresh_facts, [d for d in misses["doc_id"] if d not in over])

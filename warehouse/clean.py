@@ -22,6 +22,7 @@ import yaml
 from warehouse import budget, regions
 from warehouse.settings import DEFAULT_LIMITS, Limits
 from warehouse.simplified import to_simplified
+from warehouse.workers import map_frames
 
 # Full-width ASCII that carries numbers and units is folded; CJK punctuation (，。；：（）！？) is kept.
 _FOLD: dict[int, int | None] = {
@@ -530,6 +531,14 @@ def stage_documents(
                 }
             )
     return pl.DataFrame(staged, schema=STAGED_SCHEMA), rejected
+
+
+def stage_in_workers(
+    raw: pl.DataFrame, limits: Limits, workers: int
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """`stage_documents` over chunks of `raw` in `workers` processes (`warehouse.workers`), in order."""
+    parts = map_frames(stage_documents, raw, workers, limits)
+    return pl.concat([p[0] for p in parts]), [r for p in parts for r in p[1]]
 
 
 STAGED_SCHEMA = {

@@ -128,6 +128,10 @@ def backfill(
     root: RootOption = None,
     mode: Annotated[str, typer.Option(help="missing | failed | all")] = "missing",
     concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
+    executor: Annotated[
+        str,
+        typer.Option(help="processes (one task per date in worker processes) | threads (child flow runs)"),
+    ] = "processes",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would run and why; run nothing")
     ] = False,
@@ -137,6 +141,8 @@ def backfill(
 
     source, root = source or Settings.from_env().source, _root(root)
     first, last = _date(start, "--start"), _date(end, "--end")
+    if executor not in ("processes", "threads"):
+        _fail(f"--executor must be processes or threads, not {executor!r}")
     try:
         items = ledger.plan(first, last, source, root, mode)
     except (ValueError, FileNotFoundError) as exc:
@@ -170,7 +176,9 @@ def backfill(
         "backfill",
         to_run,
         root,
-        lambda: backfill_flow(first, last, str(source), str(root), mode, concurrency, return_state=True),
+        lambda: backfill_flow(
+            first, last, str(source), str(root), mode, concurrency, executor, return_state=True
+        ),
     )
     rows = ledger.report(items, root)
     shown = [r for r in rows if r["status"] != "empty"]

@@ -90,11 +90,16 @@ def score(predictions: list[dict[str, Any]], gold: list[dict[str, Any]]) -> Scor
     """Predictions carry source_file, indicator, value, region_name, year; gold rows as in dev.jsonl.
     Only documents that appear in the gold file are scored."""
     result = Score()
-    docs = {g["doc"] for g in gold}
-    for doc in sorted(docs):
-        golds = [g for g in gold if g["doc"] == doc]
+    gold_by_doc: dict[str, list[dict[str, Any]]] = {}
+    for g in gold:
+        gold_by_doc.setdefault(g["doc"], []).append(g)
+    predicted: dict[str, list[dict[str, Any]]] = {}
+    for p in predictions:
+        predicted.setdefault(p["source_file"], []).append(p)
+    for doc in sorted(gold_by_doc):
+        golds = gold_by_doc[doc]
         used = [False] * len(golds)
-        for pred in (p for p in predictions if p["source_file"] == doc):
+        for pred in predicted.get(doc, []):
             order = [i for i, g in enumerate(golds) if not g["optional"]] + [
                 i for i, g in enumerate(golds) if g["optional"]
             ]

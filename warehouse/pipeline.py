@@ -8,11 +8,13 @@ one. `flows/` runs each step as a Prefect task; `run_partition` chains them with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
@@ -42,6 +44,15 @@ class Batch:
     cached_docs: int = 0  # documents whose extraction came from the cache
     input_hash: str = ""  # `ledger.input_hash` of the bytes ingest read
     started: float = field(default_factory=time.time)  # epoch seconds when the partition run began
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per step so far
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - began, 3)
 
     def quarantined(self) -> pl.DataFrame:
         """The quarantine records so far (an empty table before any step produced one)."""
@@ -94,26 +105,32 @@ class AuditFailed(RuntimeError):
             f"(nothing published; staged files kept in {staging})"
         )
 
+    def __reduce__(self) -> tuple[type, tuple[PartitionResult, Path]]:  # it crosses process boundaries
+        return (AuditFailed, (self.summary, self.staging))
+
 
 def ingest_step(
     files: list[Path], arrival_date: date, source: Path, run_id: str, limits: Limits = DEFAULT_LIMITS
 ) -> Batch:
     """Read the partition's admitted files; every refused entry becomes a quarantine record with its reason."""
+    began = time.perf_counter()
     raw, refused = ingest.read_landing(files, arrival_date, source, limits)
     digest = ledger.hash_of_contents(zip(raw["source_path"], raw["doc_id"], strict=True))
     rows = [
         {"doc_id": None, "source_file": r.path.name, "path": str(r.path), "reason": r.reason} for r in refused
     ]
     quarantine = validate.quarantine_landing(rows, run_id=run_id, arrival_date=arrival_date)
-    return Batch(arrival_date, run_id, raw, quarantine=quarantine, input_hash=digest)
+    seconds = {"ingest": round(time.perf_counter() - began, 3)}
+    return Batch(arrival_date, run_id, raw, quarantine=quarantine, input_hash=digest, seconds=seconds)
 
 
-def stage_step(batch: Batch, limits: Limits = DEFAULT_LIMITS) -> Batch:
+def stage_step(batch: Batch, limits: Limits = DEFAULT_LIMITS, workers: int = 1) -> Batch:
     """Stage each document once: identical bytes that arrived under several names are one document, named
     by its last arrival in path order (raw keeps every arrival)."""
-    batch.staged, rejected = clean.stage_documents(latest_arrivals(batch.raw), limits)
-    staged_out = validate.quarantine_documents(rejected, run_id=batch.run_id, arrival_date=batch.arrival_date)
-    batch.quarantine = pl.concat([batch.quarantined(), staged_out], how="vertical")
+    with batch.timed("clean"):
+        batch.staged, rejected = clean.stage_in_workers(latest_arrivals(batch.raw), limits, workers)
+        out = validate.quarantine_documents(rejected, run_id=batch.run_id, arrival_date=batch.arrival_date)
+        batch.quarantine = pl.concat([batch.quarantined(), out], how="vertical")
     return batch
 
 
@@ -125,13 +142,18 @@ def latest_arrivals(raw: pl.DataFrame) -> pl.DataFrame:
     return ordered.unique("doc_id", keep="last", maintain_order=True).drop("_supported")
 
 
-def extract_step(batch: Batch, cache_root: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Batch:
+def extract_step(
+    batch: Batch, cache_root: Path | None = None, limits: Limits = DEFAULT_LIMITS, workers: int = 1
+) -> Batch:
     """Mentions and facts of the staged documents; with `cache_root`, documents already extracted by this
     extractor version come from the cache (`warehouse.cache`). A document whose extraction runs over
     `limits.max_document_seconds` stays staged, gives no facts, and gets a quarantine/curated/indicators
     record with the reason."""
     assert batch.staged is not None, "stage_step must run first"
-    found, batch.cached_docs = cache.extract_with_cache(batch.staged, cache_root, limits.max_document_seconds)
+    with batch.timed("extract"):
+        found, batch.cached_docs = cache.extract_with_cache(
+            batch.staged, cache_root, limits.max_document_seconds, workers
+        )
     batch.mentions, batch.facts = found.mentions, found.facts
     over = validate.quarantine_over_budget(
         found.over_budget, run_id=batch.run_id, arrival_date=batch.arrival_date
@@ -142,6 +164,11 @@ def extract_step(batch: Batch, cache_root: Path | None = None, limits: Limits = 
 
 def validate_step(batch: Batch) -> Batch:
     """Validate every table with its model plus the cross-table rules; failing rows go to quarantine."""
+    with batch.timed("validate"):
+        return _validate(batch)
+
+
+def _validate(batch: Batch) -> Batch:
     tables = batch.tables()
     batch.rows_in = {f"{layer}/{table}": df.height for (layer, table), df in tables.items()}
     quarantined = [batch.quarantine] if batch.quarantine is not None else []
@@ -184,16 +211,18 @@ def validate_step(batch: Batch) -> Batch:
     return batch
 
 
-def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> PartitionResult:
+def publish_step(batch: Batch, root: Path, *, quality: bool = True, docs: bool = True) -> PartitionResult:
     """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails. Publishing
     and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
     # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
     staging = storage.staging_root(root, f"{batch.run_id}-{uuid.uuid4().hex[:8]}")
     with storage.staging_lease(staging):  # a crash leaves it unleased: the next run's recovery removes it
-        for (layer, table), df in _outputs(batch).items():
-            storage.write_partition(df, staging, layer, table, batch.arrival_date)
+        with batch.timed("write"):
+            for (layer, table), df in _outputs(batch).items():
+                storage.write_partition(df, staging, layer, table, batch.arrival_date)
         try:
-            audit = audit_partition(batch, staging, root, quality=quality)
+            with batch.timed("audit"):
+                audit = audit_partition(batch, staging, root, quality=quality, docs=docs)
         except Exception as exc:  # an audit that cannot finish is a failed audit, recorded like any other
             audit = Audit(
                 "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
@@ -204,7 +233,9 @@ def publish_step(batch: Batch, root: Path, *, quality: bool = True) -> Partition
             _record_run(root, summary)
             raise AuditFailed(summary, staging)
         record = ledger.published_record(summary, batch.input_hash, time.time() - batch.started)
-        ledger.publish(root, record, staging)
+        with batch.timed("publish"):
+            ledger.publish(root, record, staging)
+    summary = replace(summary, seconds=dict(batch.seconds))
     _record_run(root, summary)
     return summary
 
@@ -245,9 +276,12 @@ def _outputs(batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
     return out
 
 
-def audit_partition(batch: Batch, staging: Path, root: Path, *, quality: bool = True) -> Audit:
+def audit_partition(
+    batch: Batch, staging: Path, root: Path, *, quality: bool = True, docs: bool = True
+) -> Audit:
     """Audit the files written under `staging`: read each back and re-check its contract and row count,
-    re-check the cross-table keys on what was read, then run the quality checkpoint on curated."""
+    re-check the cross-table keys on what was read, then run the quality checkpoint on curated (its Data
+    Docs page built now, or with `docs` off by `quality.build_docs` at the end of a run or backfill)."""
     blocking: list[str] = []
     written: dict[tuple[str, str], pl.DataFrame] = {}
     for (layer, table), expected in batch.tables().items():
@@ -288,6 +322,7 @@ def audit_partition(batch: Batch, staging: Path, root: Path, *, quality: bool = 
             arrival_date=batch.arrival_date,
             run_id=batch.run_id,
             blocked_by=blocking,
+            docs=docs,
         )
         audit.blocking += result.blocking
         audit.warnings += [f for f in result.failures if f not in result.blocking]
@@ -320,6 +355,7 @@ def _summary(batch: Batch, audit: Audit) -> PartitionResult:
         reasons=tuple(audit.blocking or audit.warnings),
         quarantined_by_reason=audit.quarantined_by_reason,
         quality_docs=audit.quality_docs,
+        seconds=dict(batch.seconds),
     )
 
 
@@ -343,11 +379,13 @@ def run_partition(
     *,
     quality: bool = True,
     limits: Limits = DEFAULT_LIMITS,
+    workers: int = 1,
+    docs: bool = True,
 ) -> PartitionResult:
-    """All steps of one partition without Prefect (a date without files is an empty result)."""
+    """All steps of one partition without Prefect (a date without files is an empty result); cleaning
+    and extraction in `workers` processes (`warehouse.workers`)."""
     if not files:
         return empty_result(root, arrival_date, run_id)
     batch = ingest_step(files, arrival_date, source, run_id, limits)
-    return publish_step(
-        validate_step(extract_step(stage_step(batch, limits), root, limits)), root, quality=quality
-    )
+    batch = extract_step(stage_step(batch, limits, workers), root, limits, workers)
+    return publish_step(validate_step(batch), root, quality=quality, docs=docs)

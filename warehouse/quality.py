@@ -94,13 +94,17 @@ def check_curated(
     arrival_date: date,
     run_id: str,
     blocked_by: list[str] | None = None,
+    docs: bool = True,
 ) -> QualityResult:
     """Run the checkpoint on `facts` (the curated/indicators rows about to be published for one
     arrival-date partition; columns as in schemas/curated.py CuratedIndicator) against `previous` (the
     rows currently published for that partition, or None on the first run). Build Data Docs under
     <root>/quality/ and make them offline; `blocked_by` are the audit's other blocking failures, so the
-    page's word (published, flagged, failed) is the audit's. Never raises on failed expectations (returns
-    them); raises only on misuse (wrong argument types, missing columns, an unreadable suite file)."""
+    page's word (published, flagged, failed) is the audit's. With `docs` off the validation is stored and
+    its audit words remembered, and `build_docs` makes the pages later, once for a whole run or backfill
+    (building them per partition re-reads every earlier page: quadratic). Never raises on failed
+    expectations (returns them); raises only on misuse (wrong argument types, missing columns, an
+    unreadable suite file)."""
     _check_arguments(facts, previous, arrival_date, run_id)
     definition = load_suite_definition()
     settings = definition.get("meta", {}).get("warehouse", {})
@@ -111,7 +115,7 @@ def check_curated(
     quality_dir.mkdir(parents=True, exist_ok=True)
     with _GX_LOCK:
         outcomes, page = _run_checkpoint(
-            facts, quality_dir, definition, medians, params, arrival_date, run_id
+            facts, quality_dir, definition, medians, params, arrival_date, run_id, docs
         )
         failures: list[str] = []
         blocking: list[str] = []
@@ -123,10 +127,13 @@ def check_curated(
             failures.append(line)
             if severity == "critical":
                 blocking.append(line)
-        if page is not None and page.exists():
-            others = list(blocked_by or [])
-            _add_gate_summary(page, not (blocking or others), others + failures, arrival_date)
-        make_docs_offline(quality_dir)
+        others = list(blocked_by or [])
+        if not docs:
+            _remember_gate(quality_dir, run_id, not (blocking or others), others + failures, arrival_date)
+        else:
+            if page is not None and page.exists():
+                _add_gate_summary(page, not (blocking or others), others + failures, arrival_date)
+            make_docs_offline(quality_dir)
     return QualityResult(
         success=not blocking,
         failures=failures,
@@ -144,6 +151,7 @@ def _run_checkpoint(
     params: dict[str, Any],
     arrival_date: date,
     run_id: str,
+    docs: bool = True,
 ) -> tuple[list[Any], Path | None]:
     """Validate `facts` with the suite and update the Data Docs site; the expectation outcomes and the
     path of this run's validation page."""
@@ -164,7 +172,9 @@ def _run_checkpoint(
         gx.Checkpoint(
             name=SUITE_NAME,
             validation_definitions=[validation],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])]
+            if docs
+            else [],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
         )
     )
@@ -177,8 +187,44 @@ def _run_checkpoint(
     page = None
     for key, suite_result in result.run_results.items():
         outcomes.extend(suite_result.results)
-        page = _page_path(context, key)
+        page = _page_path(context, key) if docs else None
     return outcomes, page
+
+
+GATES = Path("gx") / "gates"  # under <quality>: the audit words of validations whose pages are not built yet
+
+
+def _remember_gate(
+    quality_dir: Path, run_id: str, passed: bool, failures: list[str], arrival_date: date
+) -> None:
+    record = {
+        "run_id": run_id,
+        "passed": passed,
+        "failures": failures,
+        "arrival_date": arrival_date.isoformat(),
+    }
+    path = quality_dir / GATES / f"{_safe_name(run_id)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    storage.write_text_atomically(path, json.dumps(record, ensure_ascii=False))
+
+
+def build_docs(root: Path) -> Path:
+    """Build the Data Docs of `root` once: a page for every stored validation (the index lists the latest
+    INDEX_LIMIT), the audit summary on each page checked with `docs` off, every page made offline. Returns
+    the index."""
+    quality_dir = Path(root).resolve() / "quality"
+    quality_dir.mkdir(parents=True, exist_ok=True)
+    with _GX_LOCK:
+        _context(quality_dir).build_data_docs(site_names=[SITE_NAME])
+        for path in sorted((quality_dir / GATES).glob("*.json")):
+            gate = json.loads(path.read_text(encoding="utf-8"))
+            pages = quality_dir / "validations" / SUITE_NAME / _safe_name(gate["run_id"])
+            for page in pages.rglob("*.html"):
+                day = date.fromisoformat(gate["arrival_date"])
+                _add_gate_summary(page, gate["passed"], gate["failures"], day)
+            path.unlink()
+        make_docs_offline(quality_dir)
+    return quality_dir / "index.html"
 
 
 # --- suite and parameters -------------------------------------------------------------------------

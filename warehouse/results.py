@@ -25,6 +25,7 @@ class PartitionResult:
     reasons: tuple[str, ...] = ()  # blocking failures (failed) or warnings (flagged)
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     quality_docs: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per step: ingest, clean, …
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"reasons": list(self.reasons)}

@@ -6,8 +6,10 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from warehouse.workers import default_workers
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_SOURCE = PROJECT_DIR / "sample" / "landing"
@@ -61,12 +63,14 @@ class Settings:
     name:   the warehouse's name in Prefect run names and artifact keys (``WAREHOUSE_NAME``; default
             derived from the root, see `warehouse_name`)
     limits: what one landed file may cost (`Limits`)
+    workers: processes for cleaning and extraction (``WAREHOUSE_WORKERS``; default the CPUs available)
     """
 
     root: Path = Path("data")
     source: Path = SAMPLE_SOURCE
     name: str | None = None
     limits: Limits = DEFAULT_LIMITS
+    workers: int = field(default_factory=default_workers)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,7 +82,17 @@ class Settings:
             source=Path(env.get("WAREHOUSE_SOURCE", str(base.source))),
             name=env.get("WAREHOUSE_NAME") or None,
             limits=Limits.from_env(env),
+            workers=_positive_int(env, "WAREHOUSE_WORKERS", base.workers),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r}: expected a whole number of at least 1")
+    return int(raw)
 
 
 def warehouse_name(root: Path | str, configured: str | None = None) -> str:

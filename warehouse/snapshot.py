@@ -205,10 +205,10 @@ def _publish(root: Path) -> dict[str, Any]:
     with ledger.root_lock(root, shared=True):
         unfinished = ledger.pending_publishes(root)
         partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
-        facts = storage.read_table(root, "curated", "indicators", skip=unfinished)
-        staged = storage.read_table(root, "staged", "documents", skip=unfinished)
-        facts = latest_facts(facts) if facts is not None else pl.DataFrame(schema=_facts_schema())
-        staged_docs = staged.drop("text") if staged is not None else pl.DataFrame(schema=_staged_schema())
+        facts_scan = storage.scan_table(root, "curated", "indicators", PANEL_FACT_COLUMNS, unfinished)
+        staged = storage.scan_table(root, "staged", "documents", list(_staged_schema()), unfinished)
+        facts = latest_facts(facts_scan.collect()) if facts_scan is not None else _no_facts()
+        staged_docs = staged.collect() if staged is not None else pl.DataFrame(schema=_staged_schema())
         staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
         region_dim = build_regions()
         tables = {
@@ -252,6 +252,16 @@ def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+PANEL_FACT_COLUMNS = [  # what the snapshot reads of curated/indicators (not evidence, mention, rule: large)
+    "fact_id", "doc_id", "arrival_date", "published_date", "indicator", "value", "unit", "region_code",
+    "region_name", "region_level", "year", "approximate", "role",
+]  # fmt: skip
+
+
+def _no_facts() -> pl.DataFrame:
+    return pl.DataFrame(schema={c: t for c, t in _facts_schema().items() if c in PANEL_FACT_COLUMNS})
+
+
 def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame, skip: set[str]) -> list[str]:
     """The snapshot's curated/indicators files, one per partition (but the dates in `skip`): a hard link to
     the published file, or, for a partition holding facts of a document that arrived again later, a copy
@@ -269,11 +279,15 @@ def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame, skip: set[st
         target.parent.mkdir(parents=True, exist_ok=True)
         written = pl.scan_parquet(part)
         same_rows = written.select(pl.len()).collect().item() == kept_by_day.get(day, 0)
-        same_columns = written.collect_schema().names() == [c for c in facts.columns if c != "arrival_date"]
+        same_columns = written.collect_schema().names() == [c for c in _facts_schema() if c != "arrival_date"]
         if same_rows and same_columns:  # else: an earlier copy to leave out, or an older file layout
             os.link(part, target)
         else:
-            mine = facts.filter(pl.col("arrival_date") == date.fromisoformat(day)).drop("arrival_date")
+            kept_ids = facts.filter(pl.col("arrival_date") == date.fromisoformat(day))["fact_id"]
+            mine = written.filter(pl.col("fact_id").is_in(kept_ids.implode())).collect()
+            mine = mine.unique("fact_id", keep="last", maintain_order=True)
+            if "role" in mine.columns:
+                mine = mine.with_columns(pl.col("role").fill_null("value"))
             mine.write_parquet(target, compression="zstd")
         out.append(target.relative_to(root).as_posix())
     return out

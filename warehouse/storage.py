@@ -115,6 +115,26 @@ def read_table(root: Path, layer: str, table: str, skip: Container[str] = ()) ->
     return pl.concat(frames, how="diagonal_relaxed")
 
 
+def scan_table(
+    root: Path, layer: str, table: str, columns: list[str] | None = None, skip: Container[str] = ()
+) -> pl.LazyFrame | None:
+    """Like `read_table`, lazily, reading only `columns` (with `arrival_date`) from each partition file;
+    partitions of an older column layout are aligned by name. None if never written."""
+    folder = layer_path(root, layer, table)
+    files = [f for f in sorted(folder.glob(f"arrival_date=*/{PART_FILE}")) if f.parent.name[13:] not in skip]
+    if not files:
+        return None
+    frames = []
+    for f in files:
+        scan = pl.scan_parquet(f)
+        if columns is not None:
+            present = set(scan.collect_schema().names())
+            scan = scan.select([c for c in columns if c in present and c != "arrival_date"])
+        day = date.fromisoformat(f.parent.name.split("=", 1)[1])
+        frames.append(scan.with_columns(pl.lit(day).alias("arrival_date")))
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
 def staging_root(root: Path, run_id: str) -> Path:
     """Where a run writes its partition before the audit: a private root with the same layout."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)

@@ -1,0 +1,170 @@
+"""The real `warehouse backfill` over generated corpora (`benchmarks/corpus.py`) of 1k / 10k / 100k documents.
+
+For each size it prints: documents/s and MB/s end to end, peak RSS (the largest process, and the whole
+process tree sampled every 0.5 s: worker processes and the temporary Prefect server included), CPU seconds
+(user + system of the tree) against wall seconds, the seconds per step summed over partitions (from the
+audit trail), an I/O floor measured in the same run (reading the same bytes and writing as many rows as
+Parquet, per partition) and the end-to-end share of it, and the score of the generated gold.
+
+    .venv/bin/python benchmarks/bench_backfill.py [--docs 1000,10000] [--per-date 100] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "benchmarks"))
+
+import corpus  # noqa: E402
+
+from warehouse import evaluate, read, storage  # noqa: E402
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    peak_process_mb: float
+    peak_tree_mb: float
+    exit_code: int
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants (MB)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        child = int(status.parent.name)
+        parents[child] = int(fields.get("PPid", "0"))
+        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [c for c, p in parents.items() if p == parent and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return sum(rss.get(p, 0) for p in tree) / 1024
+
+
+def run_backfill(landing: Path, root: Path, start: date, end: date) -> Measured:
+    args = ["backfill", "--start", start.isoformat(), "--end", end.isoformat()]
+    cmd = [sys.executable, "-m", "warehouse", *args, "--source", str(landing), "--root", str(root)]
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    began = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL)
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    stop.set()
+    sampler.join()
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(
+        time.perf_counter() - began, cpu, usage.ru_maxrss / 1024, peak[0], os.waitstatus_to_exitcode(status)
+    )
+
+
+def io_floor(landing: Path, rows_per_day: dict[str, int], out: Path) -> float:
+    """Seconds to read every landed file and write, per date, its bytes and as many rows as the run published
+    (an id and a value each) as Parquet: what any warehouse must at least do with these documents."""
+    began = time.perf_counter()
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        files = sorted(folder.iterdir())
+        raw = pl.DataFrame({"name": [f.name for f in files], "content": [f.read_bytes() for f in files]})
+        raw.write_parquet(out / f"{folder.name}.raw.parquet", compression="zstd")
+        n = rows_per_day.get(folder.name, 0)
+        rows = pl.DataFrame(
+            {"id": [f"{folder.name}:{i}" for i in range(n)], "value": [float(i) for i in range(n)]}
+        )
+        rows.write_parquet(out / f"{folder.name}.rows.parquet", compression="zstd")
+    return time.perf_counter() - began
+
+
+def step_seconds(root: Path) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in (root / storage.AUDIT / "runs.jsonl").read_text(encoding="utf-8").splitlines():
+        for step, s in json.loads(line).get("seconds", {}).items():
+            totals[step] = totals.get(step, 0.0) + s
+    return {k: round(v, 1) for k, v in totals.items()}
+
+
+def published_rows(root: Path) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for table in ("raw/documents", "staged/documents", "staged/mentions", "curated/indicators"):
+        layer, name = table.split("/")
+        for part in storage.layer_path(root, layer, name).glob(f"arrival_date=*/{storage.PART_FILE}"):
+            day = part.parent.name.split("=", 1)[1]
+            rows[day] = rows.get(day, 0) + pl.scan_parquet(part).select(pl.len()).collect().item()
+    return rows
+
+
+def bench(docs: int, per_date: int, work: Path) -> None:
+    dates = max(1, docs // per_date)
+    where = work / f"corpus-{docs}-{dates}"
+    if not (where / "corpus.json").exists():
+        shutil.rmtree(where, ignore_errors=True)
+        corpus.generate(where, docs, dates)
+    meta = json.loads((where / "corpus.json").read_text())
+    root = work / f"root-{docs}"
+    shutil.rmtree(root, ignore_errors=True)
+    start = corpus.FIRST_DATE
+    m = run_backfill(where / "landing", root, start, start + timedelta(days=dates - 1))
+    floor_dir = work / "floor"
+    shutil.rmtree(floor_dir, ignore_errors=True)
+    floor_dir.mkdir(parents=True)
+    floor = io_floor(where / "landing", published_rows(root), floor_dir)
+    facts = read.snapshot(root).indicators().collect()
+    score = evaluate.score_table(facts, evaluate.load_gold(where / "gold.jsonl"))
+    mb = meta["bytes"] / 1e6
+    print(
+        f"{docs:>7,} docs {dates:>5} dates {mb:>7.1f} MB | exit {m.exit_code} | wall {m.wall:7.1f} s "
+        f"| {docs / m.wall:6.1f} docs/s {mb / m.wall:5.2f} MB/s | peak RSS {m.peak_process_mb:6.0f} MB process, "
+        f"{m.peak_tree_mb:6.0f} MB tree | CPU {m.cpu:7.1f} s = {m.cpu / m.wall:.2f} x wall "
+        f"| I/O floor {floor:6.1f} s, end to end {floor / m.wall:.1%} of it "
+        f"| P {score.precision:.3f} R {score.recall:.3f} F1 {score.f1:.3f}",
+        flush=True,
+    )
+    print(f"        steps (s, summed over partitions): {step_seconds(root)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--docs", default="1000,10000", help="corpus sizes, comma-separated (100000 takes long)"
+    )
+    parser.add_argument("--per-date", type=int, default=100, help="documents per arrival date")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/warehouse-bench-backfill"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    for docs in (int(d) for d in args.docs.split(",")):
+        bench(docs, args.per_date, args.work)
+
+
+if __name__ == "__main__":
+    main()
