@@ -1,7 +1,8 @@
 """Prefect 3 flows over arrival-date partitions.
 
-- `partition_flow`: one partition, ingest → clean → extract → validate → audit-publish as tasks (each task
-  handles the whole partition: per-task overhead rules out one task per document). With no date it takes the
+- `partition_flow`: one partition, ingest → clean → extract → validate → write as tasks over chunks of
+  files (each task handles a whole chunk, the partition when it fits one: per-task overhead rules out one
+  task per document), then one audit-publish. With no date it takes the
   day before its scheduled start in Asia/Shanghai (the daily deployment; runs the server creates without
   parameters). Publishing records the partition in the ledger in the same step (`warehouse.ledger.publish`);
   a failure is recorded by the flow. A flagged partition (published with warnings) ends in a Completed state
@@ -28,7 +29,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.server import FLAGGED, crash_orphaned_children
 from warehouse import ingest, ledger, pipeline, snapshot
-from warehouse.pipeline import AuditFailed, Batch
+from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
 from warehouse.settings import Settings, warehouse_name
 
@@ -66,9 +67,12 @@ def io_task(name: str, timeout_seconds: int) -> Callable[[Callable[P, R]], Task[
 
 
 @io_task("ingest", timeout_seconds=600)
-def ingest_task(files: list[str], arrival_date: date, source: str, run_id: str) -> Batch:
+def ingest_task(
+    files: list[str], arrival_date: date, source: str, run_id: str, stage_paths: frozenset[str] | None = None
+) -> Batch:
     limits = Settings.from_env().limits
-    return pipeline.ingest_step([Path(f) for f in files], arrival_date, Path(source), run_id, limits)
+    paths = [Path(f) for f in files]
+    return pipeline.ingest_step(paths, arrival_date, Path(source), run_id, limits, stage_paths)
 
 
 @task(name="clean", timeout_seconds=900, cache_policy=NO_CACHE)
@@ -98,13 +102,21 @@ def artifact_key(kind: str, root: str | Path, day: date | None = None) -> str:
     return f"{kind}-{warehouse_of(root)}" + (f"-{day.isoformat()}" if day else "")
 
 
-@io_task("audit-publish", timeout_seconds=900)
-def publish_task(batch: Batch, root: str, docs: bool = True) -> PartitionResult:
-    """Write-audit-publish (and the ledger record); the audit becomes a Markdown artifact whether it passed
-    or not."""
-    key = artifact_key("audit", root, batch.arrival_date)
+@task(name="write", timeout_seconds=900, cache_policy=NO_CACHE)
+def write_task(part: StagedPartition, batch: Batch) -> None:
+    """Append a validated chunk to the partition's staging files (not retried: a half-appended chunk is
+    caught by the audit's row counts)."""
+    part.add(batch)
+
+
+@task(name="audit-publish", timeout_seconds=900, cache_policy=NO_CACHE)
+def publish_task(part: StagedPartition, root: str, docs: bool = True) -> PartitionResult:
+    """Audit and publish (and the ledger record); the audit becomes a Markdown artifact whether it passed
+    or not. Not retried: a publish interrupted after its intent was recorded is completed by the next run's
+    recovery (`ledger.recover`)."""
+    key = artifact_key("audit", root, part.arrival_date)
     try:
-        summary = pipeline.publish_step(batch, Path(root), docs=docs)
+        summary = part.publish(docs=docs)
     except AuditFailed as failed:
         create_markdown_artifact(
             pipeline.audit_markdown(failed.summary), key=key, description="audit: failed"
@@ -173,9 +185,7 @@ def partition_flow(
     started = time.perf_counter()
     try:
         if paths:
-            batch = ingest_task([str(p) for p in paths], day, str(src), run_id)
-            batch = validate_task(extract_task(clean_task(batch), str(dst)))
-            result = publish_task(batch, str(dst), publish_snapshot)
+            result = _run_chunks(paths, day, src, dst, run_id, settings, publish_snapshot)
         else:
             result = pipeline.empty_result(dst, day, run_id)
     except Exception as exc:
@@ -186,6 +196,19 @@ def partition_flow(
     if publish_snapshot:
         snapshot_task(str(dst))  # an empty date too: rebuilt if an earlier run published and then crashed
     return final_state(result)
+
+
+def _run_chunks(
+    paths: list[Path], day: date, src: Path, dst: Path, run_id: str, settings: Settings, docs: bool
+) -> PartitionResult:
+    """The partition's steps as tasks, a chunk of `settings.limits.max_chunk_documents` files at a time
+    (one chunk in memory), then one audit-publish."""
+    with StagedPartition(dst, day, run_id) as part:
+        for chunk in pipeline.plan_chunks(paths, day, src, settings.limits):
+            batch = ingest_task([str(p) for p in chunk.files], day, str(src), run_id, chunk.stage_paths)
+            write_task(part, validate_task(extract_task(clean_task(batch), str(dst))))
+            del batch
+        return publish_task(part, str(dst), docs)
 
 
 @flow(name="warehouse-run")

@@ -113,7 +113,7 @@ def _on_move(n: int) -> None:
 
 BOUNDARIES: dict[str, Callable[[], None]] = {
     "after ingest": lambda: _before(pipeline, "stage_step"),
-    "writing the staging files": lambda: _before(storage, "write_partition", nth=3),
+    "writing the staging files": lambda: _before(storage.PartitionAppender, "append", nth=3),
     "before the audit": lambda: _before(pipeline, "audit_partition"),
     "after the publish intent": lambda: _after(
         storage, "write_text_atomically", lambda target, *_: target.name.endswith(".publishing.json")

@@ -87,12 +87,12 @@ def test_a_failed_audit_leaves_the_published_partition_byte_for_byte(landing, tm
     before = published_files(root)
     assert any(k.startswith("curated/indicators/") for k in before)
 
-    real_write = storage.write_partition
+    real_append = storage.PartitionAppender.append
 
-    def lossy_write(df, where, layer, table, day):  # a writer that silently drops a fact
-        return real_write(df.head(df.height - 1) if table == "indicators" else df, where, layer, table, day)
+    def lossy_append(files, df, layer, table):  # a writer that silently drops a fact
+        return real_append(files, df.head(df.height - 1) if table == "indicators" else df, layer, table)
 
-    monkeypatch.setattr(storage, "write_partition", lossy_write)
+    monkeypatch.setattr(storage.PartitionAppender, "append", lossy_append)
     (landing / "report.txt").write_text(BODY.replace("1200个", "1300个"), encoding="utf-8")
     with pytest.raises(pipeline.AuditFailed, match="curated/indicators: wrote 3 rows, expected 4") as failed:
         pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)

@@ -105,6 +105,26 @@ def test_cache_serves_unchanged_documents_with_the_same_facts(landing, tmp_path)
     assert set(facts2["arrival_date"]) == {D3} and set(mentions2["arrival_date"]) == {D3}
     assert facts2.drop("arrival_date").equals(facts.drop("arrival_date"))
     assert cache.cache_dir(root).name.startswith(EXTRACTOR_VERSION)
+    assert len(list((cache.cache_dir(root) / cache.CHUNKS).iterdir())) == 1  # stored once, by batch
+
+
+def test_cache_entries_are_batches_and_a_broken_entry_is_a_miss(landing, tmp_path):
+    root = tmp_path / "root"
+    files = ingest.discover_partitions(landing, date(1, 1, 1))[D1]
+    staged = pipeline.stage_step(pipeline.ingest_step(files, D1, landing, "r")).staged
+    first, _ = cache.extract_with_cache(staged, root)
+    ids = staged["doc_id"].to_list()
+    chunks = list((cache.cache_dir(root) / cache.CHUNKS).glob("*.parquet"))
+    assert len(chunks) == 1 and set(cache.lookup(root, ids)) == set(ids)  # one file for the whole batch
+    index = cache.cache_dir(root) / cache.INDEX
+    with index.open("a") as f:
+        f.write(f"{'f' * 64}\t{'0' * 16}\n{'e' * 64}\tcut")  # a chunk that is gone, a line cut short
+    assert cache.lookup(root, [*ids, "f" * 64, "e" * 64]).keys() == set(ids)
+    chunks[0].unlink()  # the file of an indexed chunk is gone: its documents are extracted again
+    again, hits = cache.extract_with_cache(staged, root)
+    assert hits == 0 and again.facts.equals(first.facts)
+    _, hits = cache.extract_with_cache(staged, root)
+    assert hits == len(ids)
 
 
 def test_input_hash_of_what_ingest_read_equals_the_hash_of_the_files(landing):

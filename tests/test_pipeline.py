@@ -160,3 +160,44 @@ def test_documents_are_cut_into_consecutive_chunks(rows, workers, sizes):
     parts = chunks(frame, workers)
     assert [p.height for p in parts] == sizes
     assert (pl.concat(parts)["i"].to_list() if parts else []) == list(range(rows))
+
+
+def test_a_partition_larger_than_a_chunk_streams_through_with_the_same_tables(tmp_path):
+    """The golden documents (with a copy of one under a name that sorts last, so the copies fall in
+    different chunks) through chunks of 3 files and in one piece: the same rows in every table, one document
+    per doc_id staged from its latest arrival, and the files written a chunk (row group) at a time."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from conftest import PROJECT
+
+    landing = tmp_path / "landing" / "2026-01-01"
+    shutil.copytree(PROJECT / "tests" / "golden" / "docs", landing)
+    first = sorted(p for p in landing.iterdir() if p.suffix == ".txt")[0]
+    shutil.copy(first, landing / f"zz-copy{first.suffix}")
+    ((day, files),) = ingest.discover_partitions(landing.parent, date(2026, 1, 1)).items()
+    assert len(files) > 6
+    tables, results = {}, {}
+    for size in (3, 1000):
+        root = tmp_path / f"chunks-{size}"
+        limits = Limits(max_chunk_documents=size)
+        results[size] = pipeline.run_partition(
+            files, day, landing.parent, root, "r", quality=False, limits=limits
+        )
+        tables[size] = {
+            t: storage.read_table(root, *t)
+            for t in pipeline.TABLES + (("quarantine", "staged/documents"), ("quarantine", "raw/documents"))
+        }
+    chunked_files = pq.ParquetFile(
+        storage.layer_path(tmp_path / "chunks-3", "raw", "documents", day) / storage.PART_FILE
+    )
+    assert chunked_files.num_row_groups == -(-len(files) // 3)
+    assert results[3].documents == results[1000].documents == len(files) - 1  # the copy is one document
+    staged = tables[3][("staged", "documents")]
+    assert "zz-copy" in " ".join(staged["source_file"]) and staged["doc_id"].n_unique() == staged.height
+    for key, whole in tables[1000].items():
+        chunked = tables[3][key]
+        assert (whole is None) == (chunked is None), key
+        if whole is not None:
+            order = [c for c in whole.columns if whole[c].dtype != pl.Binary]
+            assert whole.sort(order).equals(chunked.select(whole.columns).sort(order)), key

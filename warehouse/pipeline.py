@@ -43,6 +43,8 @@ class Batch:
     rows_in: dict[str, int] = field(default_factory=dict)  # rows per table before validation
     cached_docs: int = 0  # documents whose extraction came from the cache
     input_hash: str = ""  # `ledger.input_hash` of the bytes ingest read
+    contents: list[tuple[str, str]] = field(default_factory=list)  # (source_path, doc_id) of what was read
+    stage_paths: frozenset[str] | None = None  # a chunk of a larger partition: the arrivals to stage
     started: float = field(default_factory=time.time)  # epoch seconds when the partition run began
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per step so far
 
@@ -109,26 +111,72 @@ class AuditFailed(RuntimeError):
         return (AuditFailed, (self.summary, self.staging))
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Files of a partition processed together. `stage_paths`: for a chunk of a partition too large for one
+    (`Limits.max_chunk_documents`), the arrivals to stage, chosen over the whole partition (each document's
+    latest arrival, `latest_arrivals`); None: chosen within the chunk."""
+
+    files: list[Path]
+    stage_paths: frozenset[str] | None = None
+
+
+def plan_chunks(
+    files: list[Path], arrival_date: date, source: Path, limits: Limits = DEFAULT_LIMITS
+) -> list[Chunk]:
+    """The partition in chunks of at most `limits.max_chunk_documents` files, in path order. When there is
+    more than one, every file is read once beforehand (one chunk at a time, contents dropped) to pick which
+    arrival of each document is staged, so copies in different chunks stage one document."""
+    size = limits.max_chunk_documents
+    pieces = [files[i : i + size] for i in range(0, len(files), size)]
+    if len(pieces) <= 1:
+        return [Chunk(list(files))]
+    seen = pl.concat(
+        [ingest.read_landing(p, arrival_date, source, limits)[0].drop("content") for p in pieces]
+    )
+    keep = frozenset(latest_arrivals(seen)["source_path"])
+    return [Chunk(p, keep) for p in pieces]
+
+
 def ingest_step(
-    files: list[Path], arrival_date: date, source: Path, run_id: str, limits: Limits = DEFAULT_LIMITS
+    files: list[Path],
+    arrival_date: date,
+    source: Path,
+    run_id: str,
+    limits: Limits = DEFAULT_LIMITS,
+    stage_paths: frozenset[str] | None = None,
 ) -> Batch:
-    """Read the partition's admitted files; every refused entry becomes a quarantine record with its reason."""
+    """Read the partition's (or chunk's) admitted files; every refused entry becomes a quarantine record
+    with its reason."""
     began = time.perf_counter()
     raw, refused = ingest.read_landing(files, arrival_date, source, limits)
-    digest = ledger.hash_of_contents(zip(raw["source_path"], raw["doc_id"], strict=True))
+    contents = list(zip(raw["source_path"], raw["doc_id"], strict=True))
+    digest = ledger.hash_of_contents(contents)
     rows = [
         {"doc_id": None, "source_file": r.path.name, "path": str(r.path), "reason": r.reason} for r in refused
     ]
     quarantine = validate.quarantine_landing(rows, run_id=run_id, arrival_date=arrival_date)
     seconds = {"ingest": round(time.perf_counter() - began, 3)}
-    return Batch(arrival_date, run_id, raw, quarantine=quarantine, input_hash=digest, seconds=seconds)
+    return Batch(
+        arrival_date,
+        run_id,
+        raw,
+        quarantine=quarantine,
+        input_hash=digest,
+        contents=contents,
+        stage_paths=stage_paths,
+        seconds=seconds,
+    )
 
 
 def stage_step(batch: Batch, limits: Limits = DEFAULT_LIMITS, workers: int = 1) -> Batch:
     """Stage each document once: identical bytes that arrived under several names are one document, named
     by its last arrival in path order (raw keeps every arrival)."""
     with batch.timed("clean"):
-        batch.staged, rejected = clean.stage_in_workers(latest_arrivals(batch.raw), limits, workers)
+        candidates = batch.raw
+        if batch.stage_paths is not None:  # a chunk: the arrivals picked over the whole partition
+            candidates = candidates.filter(pl.col("source_path").is_in(list(batch.stage_paths)))
+        batch.staged, rejected = clean.stage_in_workers(latest_arrivals(candidates), limits, workers)
         out = validate.quarantine_documents(rejected, run_id=batch.run_id, arrival_date=batch.arrival_date)
         batch.quarantine = pl.concat([batch.quarantined(), out], how="vertical")
     return batch
@@ -212,32 +260,90 @@ def _validate(batch: Batch) -> Batch:
 
 
 def publish_step(batch: Batch, root: Path, *, quality: bool = True, docs: bool = True) -> PartitionResult:
-    """Write-audit-publish. Raises AuditFailed (publishing nothing) when a blocking rule fails. Publishing
-    and the partition's ledger record are one step (`ledger.publish`); the audit trail gets its line after."""
-    # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
-    staging = storage.staging_root(root, f"{batch.run_id}-{uuid.uuid4().hex[:8]}")
-    with storage.staging_lease(staging):  # a crash leaves it unleased: the next run's recovery removes it
+    """Write-audit-publish of a partition held in one batch (`StagedPartition` with a single chunk)."""
+    with StagedPartition(root, batch.arrival_date, batch.run_id, batch.started) as part:
+        part.add(batch)
+        return part.publish(quality=quality, docs=docs)
+
+
+class StagedPartition:
+    """Write-audit-publish of one partition, chunk by chunk: `add` appends a validated batch to the staging
+    files (memory holds one chunk, never the partition), `publish` audits what was written and publishes
+    it. A blocking rule raises AuditFailed (publishing nothing). Publishing and the partition's ledger record
+    are one step (`ledger.publish`); the audit trail gets its line after."""
+
+    def __init__(self, root: Path, arrival_date: date, run_id: str, started: float | None = None) -> None:
+        self.root, self.arrival_date, self.run_id = Path(root), arrival_date, run_id
+        self.started = time.time() if started is None else started
+        # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
+        self.staging = storage.staging_root(root, f"{run_id}-{uuid.uuid4().hex[:8]}")
+        self.expected: Counter[tuple[str, str]] = Counter()  # rows written per table
+        self.rows_in: Counter[str] = Counter()  # rows per table before validation
+        self.quarantine: list[pl.DataFrame] = []
+        self.contents: list[tuple[str, str]] = []
+        self.cached_docs = 0
+        self.seconds: dict[str, float] = {}
+        self._stack = contextlib.ExitStack()
+        self._files = storage.PartitionAppender(self.staging, arrival_date)
+
+    def __enter__(self) -> StagedPartition:
+        # a crash leaves the folder unleased: the next run's recovery removes it
+        self._stack.enter_context(storage.staging_lease(self.staging))
+        self._stack.callback(self._files.abort)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def add(self, batch: Batch) -> None:
+        """Append a validated batch (a partition, or a chunk of one) to the staging files."""
         with batch.timed("write"):
             for (layer, table), df in _outputs(batch).items():
-                storage.write_partition(df, staging, layer, table, batch.arrival_date)
+                self._files.append(df, layer, table)
+        self.expected.update({key: df.height for key, df in batch.tables().items()})
+        self.rows_in.update(batch.rows_in)
+        self.quarantine.append(batch.quarantined())
+        self.contents += batch.contents
+        self.cached_docs += batch.cached_docs
+        for step, seconds in batch.seconds.items():
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + seconds, 3)
+
+    def quarantined(self) -> pl.DataFrame:
+        return pl.concat([pl.DataFrame(schema=validate.QUARANTINE_SCHEMA), *self.quarantine])
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        began = time.perf_counter()
         try:
-            with batch.timed("audit"):
-                audit = audit_partition(batch, staging, root, quality=quality, docs=docs)
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - began, 3)
+
+    def publish(self, *, quality: bool = True, docs: bool = True) -> PartitionResult:
+        """Audit the staging files and publish them (raises AuditFailed, keeping them, when a rule blocks)."""
+        with self.timed("write"):
+            self._files.close()
+        try:
+            with self.timed("audit"):
+                audit = audit_partition(self, self.staging, self.root, quality=quality, docs=docs)
         except Exception as exc:  # an audit that cannot finish is a failed audit, recorded like any other
             audit = Audit(
-                "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(batch.rows_in), {}, {}
+                "failed", [f"audit error: {type(exc).__name__}: {exc}"], [], dict(self.rows_in), {}, {}
             )
-        summary = _summary(batch, audit)
+        summary = _summary(self, audit)
         if audit.status == "failed":
-            (staging / storage.FAILED_AUDIT).write_text("\n".join(audit.blocking) + "\n", encoding="utf-8")
-            _record_run(root, summary)
-            raise AuditFailed(summary, staging)
-        record = ledger.published_record(summary, batch.input_hash, time.time() - batch.started)
-        with batch.timed("publish"):
-            ledger.publish(root, record, staging)
-    summary = replace(summary, seconds=dict(batch.seconds))
-    _record_run(root, summary)
-    return summary
+            (self.staging / storage.FAILED_AUDIT).write_text(
+                "\n".join(audit.blocking) + "\n", encoding="utf-8"
+            )
+            _record_run(self.root, summary)
+            raise AuditFailed(summary, self.staging)
+        digest = ledger.hash_of_contents(self.contents)
+        record = ledger.published_record(summary, digest, time.time() - self.started)
+        with self.timed("publish"):
+            ledger.publish(self.root, record, self.staging)
+        summary = replace(summary, seconds=dict(self.seconds))
+        _record_run(self.root, summary)
+        return summary
 
 
 def audit_markdown(summary: PartitionResult) -> str:
@@ -277,50 +383,45 @@ def _outputs(batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
 
 
 def audit_partition(
-    batch: Batch, staging: Path, root: Path, *, quality: bool = True, docs: bool = True
+    part: StagedPartition, staging: Path, root: Path, *, quality: bool = True, docs: bool = True
 ) -> Audit:
-    """Audit the files written under `staging`: read each back and re-check its contract and row count,
-    re-check the cross-table keys on what was read, then run the quality checkpoint on curated (its Data
-    Docs page built now, or with `docs` off by `quality.build_docs` at the end of a run or backfill)."""
+    """Audit the files written under `staging`: read each back a row group (a chunk) at a time and re-check
+    its contract and row count, re-check the cross-table keys on what was read, then run the quality
+    checkpoint on curated (its Data Docs page built now, or with `docs` off by `quality.build_docs` at the
+    end of a run or backfill)."""
     blocking: list[str] = []
-    written: dict[tuple[str, str], pl.DataFrame] = {}
-    for (layer, table), expected in batch.tables().items():
+    written: dict[tuple[str, str], pl.DataFrame] = {}  # the doc_id column of each table
+    for (layer, table), expected in part.expected.items():
         name = f"{layer}/{table}"
-        df = storage.read_partition(staging, layer, table, batch.arrival_date)
-        if df is None:
+        ids = storage.read_partition(staging, layer, table, part.arrival_date, columns=["doc_id"])
+        if ids is None:
             blocking.append(f"{name}: nothing was written")
             continue
-        written[(layer, table)] = df
-        if df.height != expected.height:
-            blocking.append(f"{name}: wrote {df.height} rows, expected {expected.height}")
-        try:
-            _, reasons = validate.split_valid(df, MODELS[(layer, table)])
-        except validate.ContractError as exc:
-            blocking.append(f"{name}: {exc}")
-        else:
-            if reasons:
-                blocking.append(f"{name}: {len(reasons)} rows fail the contract after writing")
+        written[(layer, table)] = ids
+        if ids.height != expected:
+            blocking.append(f"{name}: wrote {ids.height} rows, expected {expected}")
+        blocking += _contract_after_writing(staging, layer, table, part.arrival_date)
     blocking += _cross_table(written)
-    q = batch.quarantined()
+    q = part.quarantined()
     audit = Audit(
         status="published",
         blocking=blocking,
         warnings=[],
-        rows_in=dict(batch.rows_in),
+        rows_in=dict(part.rows_in),
         published={f"{layer}/{table}": df.height for (layer, table), df in written.items()},
         quarantined_by_reason=dict(Counter(q["reason"].to_list())),
     )
-    facts = written.get(TABLES[3])
-    if quality and facts is not None:
+    if quality and TABLES[3] in written:
         from warehouse import quality as gx_quality  # Great Expectations is slow to import: only here
 
-        previous = storage.read_partition(root, "curated", "indicators", batch.arrival_date)
+        facts = storage.read_partition(staging, *TABLES[3], part.arrival_date)
+        assert facts is not None  # it was read above
         result = gx_quality.check_curated(
             facts,
-            previous,
+            storage.read_partition(root, *TABLES[3], part.arrival_date),
             root=root,
-            arrival_date=batch.arrival_date,
-            run_id=batch.run_id,
+            arrival_date=part.arrival_date,
+            run_id=part.run_id,
             blocked_by=blocking,
             docs=docs,
         )
@@ -329,6 +430,18 @@ def audit_partition(
         audit.quality_docs = str(result.docs_index)
     audit.status = "failed" if audit.blocking else "flagged" if audit.warnings else "published"
     return audit
+
+
+def _contract_after_writing(staging: Path, layer: str, table: str, arrival_date: date) -> list[str]:
+    """The table's contract re-checked on what was written, one row group at a time."""
+    failing = 0
+    for df in storage.iter_partition(staging, layer, table, arrival_date):
+        try:
+            _, reasons = validate.split_valid(df, MODELS[(layer, table)])
+        except validate.ContractError as exc:
+            return [f"{layer}/{table}: {exc}"]
+        failing += len(reasons)
+    return [f"{layer}/{table}: {failing} rows fail the contract after writing"] if failing else []
 
 
 def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
@@ -342,7 +455,7 @@ def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
     return out
 
 
-def _summary(batch: Batch, audit: Audit) -> PartitionResult:
+def _summary(batch: StagedPartition, audit: Audit) -> PartitionResult:
     return PartitionResult(
         arrival_date=batch.arrival_date.isoformat(),
         run_id=batch.run_id,
@@ -386,6 +499,11 @@ def run_partition(
     and extraction in `workers` processes (`warehouse.workers`)."""
     if not files:
         return empty_result(root, arrival_date, run_id)
-    batch = ingest_step(files, arrival_date, source, run_id, limits)
-    batch = extract_step(stage_step(batch, limits, workers), root, limits, workers)
-    return publish_step(validate_step(batch), root, quality=quality, docs=docs)
+    chunks = plan_chunks(files, arrival_date, source, limits)
+    with StagedPartition(root, arrival_date, run_id) as part:
+        for chunk in chunks:  # one chunk in memory at a time
+            batch = ingest_step(chunk.files, arrival_date, source, run_id, limits, chunk.stage_paths)
+            batch = extract_step(stage_step(batch, limits, workers), root, limits, workers)
+            part.add(validate_step(batch))
+            del batch
+        return part.publish(quality=quality, docs=docs)

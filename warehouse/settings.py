@@ -21,8 +21,9 @@ class Limits:
     """What one landed file may cost before it is quarantined with the reason (environment
     ``WAREHOUSE_MAX_FILE_BYTES``, ``WAREHOUSE_MAX_DOCX_INFLATED_BYTES``, ``WAREHOUSE_MAX_DOCX_ENTRIES``,
     ``WAREHOUSE_MAX_YAML_BYTES``, ``WAREHOUSE_MAX_STAGED_CHARS``, ``WAREHOUSE_MAX_HTML_TAGS``,
-    ``WAREHOUSE_MAX_HTML_DEPTH``, ``WAREHOUSE_MAX_DOCUMENT_SECONDS``). YAML aliases are never expanded; .docx XML is read without DTDs or
-    entities."""
+    ``WAREHOUSE_MAX_HTML_DEPTH``, ``WAREHOUSE_MAX_DOCUMENT_SECONDS``), and how many files of a partition
+    are held in memory at once (``WAREHOUSE_MAX_CHUNK_DOCUMENTS``). YAML aliases are never expanded; .docx
+    XML is read without DTDs or entities."""
 
     max_file_bytes: int = 64 * 2**20  # bytes of one landed file
     max_docx_inflated_bytes: int = 256 * 2**20  # a .docx's entries inflated, checked before inflating
@@ -32,6 +33,7 @@ class Limits:
     max_html_tags: int = 200_000  # start tags of one HTML page or post
     max_html_depth: int = 1_000  # elements open at once inside a skipped region (nav, script, footer…)
     max_document_seconds: float = 120.0  # cleaning, and then extraction, of one document
+    max_chunk_documents: int = 1_000  # files of a partition in memory at once: a larger one streams in chunks
 
     def __post_init__(self) -> None:
         bad = [f for f in self.__dataclass_fields__ if not getattr(self, f) > 0]

@@ -22,6 +22,8 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 LAYERS = ("raw", "staged", "curated", "quarantine")
 STAGING = "_staging"
@@ -92,6 +94,50 @@ def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arriva
     target = layer_path(root, layer, table, arrival_date) / PART_FILE
     frame = df.drop("arrival_date", strict=False)
     return replace_atomically(target, lambda tmp: frame.write_parquet(tmp, compression="zstd"))
+
+
+class PartitionAppender:
+    """The tables of one partition written chunk by chunk: each `append` adds a row group to the table's
+    file (under a hidden temporary name until `close` renames every file into place), so a partition larger
+    than memory is written one chunk at a time. `abort` removes what was not closed."""
+
+    def __init__(self, root: Path, arrival_date: date) -> None:
+        self.root, self.arrival_date = Path(root), arrival_date
+        self._open: dict[tuple[str, str], tuple[pq.ParquetWriter, Path, Path]] = {}
+
+    def append(self, df: pl.DataFrame, layer: str, table: str) -> None:
+        frame = df.drop("arrival_date", strict=False).to_arrow()
+        if (layer, table) not in self._open:
+            target = layer_path(self.root, layer, table, self.arrival_date) / PART_FILE
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            self._open[(layer, table)] = (
+                pq.ParquetWriter(tmp, frame.schema, compression="zstd"),
+                tmp,
+                target,
+            )
+        writer, tmp, _ = self._open[(layer, table)]
+        try:
+            writer.write_table(frame.cast(writer.schema))
+        except OSError as exc:
+            raise _explained(exc, tmp) from exc
+
+    def close(self) -> list[Path]:
+        """Finish every file and rename it into place; the paths written."""
+        done = []
+        for writer, tmp, target in self._open.values():
+            writer.close()
+            os.replace(tmp, target)
+            done.append(target)
+        self._open.clear()
+        return done
+
+    def abort(self) -> None:
+        for writer, tmp, _ in self._open.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+            tmp.unlink(missing_ok=True)
+        self._open.clear()
 
 
 def clear_partition(root: Path, layer: str, table: str, arrival_date: date) -> None:
@@ -222,9 +268,28 @@ def publish_staged(staging: Path, root: Path) -> list[Path]:
     return moved
 
 
-def read_partition(root: Path, layer: str, table: str, arrival_date: date) -> pl.DataFrame | None:
-    """One partition with `arrival_date` restored, or None if it was never written."""
+def read_partition(
+    root: Path, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
+) -> pl.DataFrame | None:
+    """One partition (only `columns`, when given) with `arrival_date` restored, or None if it was never
+    written."""
     path = layer_path(root, layer, table, arrival_date) / PART_FILE
     if not path.exists():
         return None
-    return pl.read_parquet(path).with_columns(pl.lit(arrival_date).alias("arrival_date"))
+    return pl.read_parquet(path, columns=columns).with_columns(pl.lit(arrival_date).alias("arrival_date"))
+
+
+def iter_partition(root: Path, layer: str, table: str, arrival_date: date) -> Iterator[pl.DataFrame]:
+    """One partition row group by row group (a chunk at a time), `arrival_date` restored; nothing if it was
+    never written."""
+    path = layer_path(root, layer, table, arrival_date) / PART_FILE
+    if not path.exists():
+        return
+    file = pq.ParquetFile(path)
+    groups: Iterator[pa.Table] = (file.read_row_group(i) for i in range(file.num_row_groups))  # one at a time
+    if file.num_row_groups == 0:  # an empty table: its columns are still checked
+        groups = iter([file.schema_arrow.empty_table()])
+    for group in groups:
+        df = pl.from_arrow(group)
+        assert isinstance(df, pl.DataFrame)
+        yield df.with_columns(pl.lit(arrival_date).alias("arrival_date"))
