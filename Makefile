@@ -16,6 +16,8 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# a migrated Prefect database that each CLI run's temporary server starts from (flows/temporary_server.py)
+	$(BIN)/python -c "from flows.temporary_server import template_database; template_database()"
 	touch $(STAMP)
 
 install: $(STAMP)

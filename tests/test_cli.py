@@ -2,8 +2,10 @@
 
 import json
 from datetime import date
+from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from warehouse.cli import app
@@ -86,21 +88,43 @@ def test_backfill_dry_run_lists_what_would_run_and_why(tmp_path):
     )
 
 
-def test_cli_runs_get_a_prefect_database_of_their_own_unless_a_server_is_named(tmp_path):
+def test_cli_runs_get_a_prefect_folder_of_their_own_unless_a_server_is_named(tmp_path):
     from warehouse.cli import prefect_environment
 
     env: dict[str, str] = {"PREFECT_HOME": str(tmp_path / "home")}
     folder = prefect_environment(env)
-    assert folder is not None and env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].endswith(
-        f"{folder}/prefect.db"
-    )
-    assert str(tmp_path / "home") not in env["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert folder is not None and Path(folder).is_dir() and str(tmp_path / "home") not in folder
+    assert not any("DATABASE" in k for k in env) and "PREFECT_API_URL" not in env
     assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     assert prefect_environment(second := {}) != folder and second  # every run its own
     named = {"PREFECT_API_URL": "http://127.0.0.1:4200/api"}
     assert prefect_environment(named) is None and "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in named
     chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://h/db"}
     assert prefect_environment(chosen) is None and len([k for k in chosen if "DATABASE" in k]) == 1
+
+
+@pytest.mark.prefect
+def test_the_temporary_server_serves_a_copy_of_the_migrated_template_and_stops(tmp_path):
+    import urllib.request
+
+    from flows import temporary_server
+
+    template = temporary_server.template_database()
+    before = template.read_bytes()
+    url, proc = temporary_server.start(tmp_path)
+    try:
+        assert temporary_server.wait_until_ready(url, proc, timeout=120) < 120
+        assert url.startswith("http://127.0.0.1:")
+        request = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read()) == []  # a fresh database: no runs of earlier servers
+        assert (tmp_path / "prefect.db").is_file()
+    finally:
+        temporary_server.stop(proc)
+    assert proc.poll() is not None and template.read_bytes() == before  # the template is never served
+    with pytest.raises(RuntimeError, match="exited"):
+        temporary_server.wait_until_ready(url, proc, timeout=5)
 
 
 def test_server_commands_need_a_server(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, MutableMapping
 from datetime import date
 from pathlib import Path
@@ -43,10 +44,10 @@ def _prefect_defaults(env: MutableMapping[str, str]) -> None:
         env.setdefault(key, value)
 
 
-def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
-    """Set Prefect's defaults before it is imported. Without PREFECT_API_URL a run starts a temporary local
-    API server; it gets a database of its own in a temporary folder (removed at exit), never the
-    ``$PREFECT_HOME`` database that a long-running `prefect server start` uses. Returns that folder."""
+def prefect_environment(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Set Prefect's defaults before it is imported. Without PREFECT_API_URL (or a database setting) a run
+    needs a temporary server: returns the run's own temporary folder for it (removed at exit), never the
+    ``$PREFECT_HOME`` of a long-running `prefect server start`; None when a server is named."""
     import atexit
     import shutil
     import tempfile
@@ -57,16 +58,25 @@ def prefect_environment(environ: dict[str, str] | None = None) -> str | None:
         return None
     folder = tempfile.mkdtemp(prefix="warehouse-prefect-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    env[DATABASE_SETTINGS[0]] = f"sqlite+aiosqlite:///{folder}/prefect.db"
     return folder
 
 
-def _temporary_server_tied(folder: str | None) -> None:
-    """With a temporary server (`folder` from `prefect_environment`), it dies with this process."""
-    if folder is not None:
-        from flows.tether import tie_temporary_server
+def _temporary_server(folder: str | None) -> Callable[[], None]:
+    """With `folder` (no server named), start the run's temporary server now (`flows.temporary_server`:
+    a pre-migrated database; it boots while the run imports Prefect) and point this process at it. Returns
+    what waits for it to answer, to call before the first flow."""
+    if folder is None:
+        return lambda: None
+    from flows import temporary_server
 
-        tie_temporary_server()
+    url, proc = temporary_server.start(folder)
+    os.environ["PREFECT_API_URL"] = url
+    timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+
+    def ready() -> None:
+        temporary_server.wait_until_ready(url, proc, timeout)
+
+    return ready
 
 
 @app.command()
@@ -82,7 +92,9 @@ def run(
     if not source.is_dir():
         _fail(f"landing zone {source} is not a folder")
     default_date = _date(date_, "--date") if date_ else None
-    _temporary_server_tied(prefect_environment())
+    server_ready = _temporary_server(prefect_environment())
+    import great_expectations  # noqa: F401  slow to import (~2 s): now, while the server boots
+
     from flows.partition import run_flow  # Prefect is imported only for runs
     from warehouse import ingest
 
@@ -91,7 +103,10 @@ def run(
     try:
         dates = list(ingest.discover_partitions(source, default_date or date.today()))
         summaries = _with_progress(
-            "partitions", dates, root, lambda: run_flow(str(source), str(root), default_date)
+            "partitions",
+            dates,
+            root,
+            lambda: server_ready() or run_flow(str(source), str(root), default_date),
         )
     except Exception as exc:  # the flow names every failed partition; published ones stay published
         typer.echo(f"error: {exc}", err=True)
@@ -168,7 +183,7 @@ def backfill(
                 "the backfill rebuilds it, even with no date to run"
             )
         return
-    _temporary_server_tied(prefect_environment())
+    server_ready = _temporary_server(prefect_environment())
     from flows.backfill import backfill_flow
 
     to_run = [i.arrival_date for i in items if i.action == "run"]
@@ -176,8 +191,11 @@ def backfill(
         "backfill",
         to_run,
         root,
-        lambda: backfill_flow(
-            first, last, str(source), str(root), mode, concurrency, executor, return_state=True
+        lambda: (
+            server_ready()
+            or backfill_flow(
+                first, last, str(source), str(root), mode, concurrency, executor, return_state=True
+            )
         ),
     )
     rows = ledger.report(items, root)
@@ -433,7 +451,26 @@ def worker(
 
 
 def main() -> None:
-    app(prog_name="python -m warehouse")
+    """The console entry point. The process ends once non-daemon threads are joined, exit handlers have
+    run (the temporary server stopped, its folder removed) and output is flushed: Python's own teardown of
+    the Prefect and Great Expectations modules would add ~1 s to every command."""
+    import atexit
+    import logging
+    import threading
+
+    try:
+        app(prog_name="python -m warehouse")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter does first at exit: join non-daemon threads
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
