@@ -28,7 +28,7 @@ from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
 from flows.server import FLAGGED, crash_orphaned_children
-from warehouse import ingest, ledger, pipeline, snapshot
+from warehouse import ingest, ledger, pipeline, snapshot, workers
 from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
 from warehouse.settings import Settings, warehouse_name
@@ -141,17 +141,23 @@ def _partition_run_name() -> str:
 
 
 @task(name="snapshot", timeout_seconds=900, cache_policy=NO_CACHE)
-def snapshot_task(root: str) -> dict[str, Any] | None:
+def snapshot_task(root: str, own_process: bool = False) -> dict[str, Any] | None:
     """Rebuild the consumer snapshot (indicator panel, regions, documents) and switch the manifest to it,
-    unless it already reflects every published partition; the new manifest or None."""
+    unless it already reflects every published partition; the new manifest or None. `own_process`: in a
+    process of its own (a backfill's end: its memory is not added to the backfill's)."""
+    if own_process:
+        return workers.in_own_process(snapshot.publish_if_stale, Path(root))
     return snapshot.publish_if_stale(Path(root))
 
 
 @task(name="quality-docs", timeout_seconds=1800, cache_policy=NO_CACHE)
-def docs_task(root: str) -> str:
-    """Build the Data Docs of the partitions a run or backfill audited (once, at its end)."""
+def docs_task(root: str, own_process: bool = False) -> str:
+    """Build the Data Docs of the partitions a run or backfill audited (once, at its end); `own_process`
+    as for `snapshot_task`."""
     from warehouse import quality
 
+    if own_process:
+        return str(workers.in_own_process(quality.build_docs, Path(root)))
     return str(quality.build_docs(Path(root)))
 
 

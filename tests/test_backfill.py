@@ -126,11 +126,13 @@ def test_a_terminated_backfill_drops_the_dates_it_had_not_started(monkeypatch):
 
 
 def test_a_backfill_in_worker_processes_fails_only_the_date_whose_audit_failed(
-    prefect_server, landing, tmp_path
+    prefect_server, landing, tmp_path, monkeypatch
 ):
     """Executor `processes`: 2022-02-11 is published, then its arrivals shrink to one short report, so its
     rerun fails the audit (fewer than half the rows published before) inside a worker process; the backfill
-    fails naming that date, the ledger records why, the other dates publish and the old facts stay."""
+    fails naming that date, the ledger records why, the other dates publish and the old facts stay. The
+    rerun replaces its worker processes after each date (two pools: the failure of the first is kept)."""
+    import flows.backfill
     from flows.backfill import backfill_flow
 
     root = tmp_path / "root"
@@ -143,6 +145,7 @@ def test_a_backfill_in_worker_processes_fails_only_the_date_whose_audit_failed(
         "平武县报告\n今年以来，全县开发公益性岗位1200个，新识别纳入监测对象86户302人，持续巩固拓展脱贫攻坚成果。",
         encoding="utf-8",
     )
+    monkeypatch.setattr(flows.backfill, "DATES_PER_WORKER_PROCESS", 1)
     state = backfill_flow(START, END, str(landing), str(root), "all", 2, "processes", return_state=True)
     assert_only_failed(state, root, before, "failed its audit")
 

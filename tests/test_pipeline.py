@@ -201,3 +201,16 @@ def test_a_partition_larger_than_a_chunk_streams_through_with_the_same_tables(tm
         if whole is not None:
             order = [c for c in whole.columns if whole[c].dtype != pl.Binary]
             assert whole.sort(order).equals(chunked.select(whole.columns).sort(order)), key
+
+
+def test_a_step_in_its_own_process_returns_its_result_or_raises_its_error(tmp_path):
+    import os
+
+    from warehouse import workers
+
+    assert workers.in_own_process(os.getpid) != os.getpid()
+    assert workers.in_own_process(storage.layer_path, tmp_path, "raw", "documents") == storage.layer_path(
+        tmp_path, "raw", "documents"
+    )
+    with pytest.raises(FileNotFoundError):
+        workers.in_own_process(type(tmp_path).read_text, tmp_path / "nowhere.txt")

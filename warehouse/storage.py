@@ -164,21 +164,25 @@ def read_table(root: Path, layer: str, table: str, skip: Container[str] = ()) ->
 def scan_table(
     root: Path, layer: str, table: str, columns: list[str] | None = None, skip: Container[str] = ()
 ) -> pl.LazyFrame | None:
-    """Like `read_table`, lazily, reading only `columns` (with `arrival_date`) from each partition file;
-    partitions of an older column layout are aligned by name. None if never written."""
+    """Like `read_table`, lazily, reading only `columns` (with `arrival_date`); partitions of an older
+    column layout are aligned by name. One scan per column layout (usually one over every partition):
+    a scan per file costs a plan node each (1,000 partitions: 10 s against 0.5 s). None if never written."""
     folder = layer_path(root, layer, table)
     files = [f for f in sorted(folder.glob(f"arrival_date=*/{PART_FILE}")) if f.parent.name[13:] not in skip]
     if not files:
         return None
-    frames = []
+    layouts: dict[tuple[tuple[str, pl.DataType], ...], list[Path]] = {}
     for f in files:
-        scan = pl.scan_parquet(f)
+        layouts.setdefault(tuple(pl.read_parquet_schema(f).items()), []).append(f)
+    frames = []
+    for layout, group in layouts.items():
+        scan = pl.scan_parquet(group, hive_partitioning=True, hive_schema={"arrival_date": pl.Date})
         if columns is not None:
-            present = set(scan.collect_schema().names())
-            scan = scan.select([c for c in columns if c in present and c != "arrival_date"])
-        day = date.fromisoformat(f.parent.name.split("=", 1)[1])
-        frames.append(scan.with_columns(pl.lit(day).alias("arrival_date")))
-    return pl.concat(frames, how="diagonal_relaxed")
+            present = {name for name, _ in layout}
+            keep = [c for c in columns if c in present and c != "arrival_date"]
+            scan = scan.select([*keep, "arrival_date"])
+        frames.append(scan)
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
 def staging_root(root: Path, run_id: str) -> Path:

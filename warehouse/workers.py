@@ -62,3 +62,12 @@ def map_frames(fn: Callable[..., T], frame: pl.DataFrame, workers: int, *args: A
         return [fn(part, *args) for part in parts]
     pool = _executor(workers)
     return list(pool.map(fn, parts, *([a] * len(parts) for a in args)))
+
+
+def in_own_process(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a new process that ends with it, for a whole-warehouse step at the end of a long
+    backfill: its peak memory is its own, not added to what the caller holds by then, and all it allocated
+    goes back to the system. Its exception is raised here. `fn` must be a module-level function."""
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
