@@ -186,11 +186,14 @@ def _run_in_processes(
     most `DATES_PER_WORKER_PROCESS` dates per process, then new processes take the next dates: a worker
     process grew by ~0.2 MB a date (518 -> 606 MB over 500 dates), so a long backfill's memory is that of
     a short one."""
+    if not items:
+        return {}
     errors: dict[date, str] = {}
-    size = max(1, workers) * DATES_PER_WORKER_PROCESS
+    workers = max(1, workers)
+    size = workers * DATES_PER_WORKER_PROCESS
     with _api_for_workers():
         for start in range(0, len(items), size):
-            errors |= _run_in_pool(items[start : start + size], source, root, max(1, workers))
+            errors |= _run_in_pool(items[start : start + size], source, root, workers)
     return errors
 
 
