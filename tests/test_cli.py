@@ -1,6 +1,7 @@
 """Command-line conventions: tables for results, files on request, exit codes (0 ok, 1 failed, 2 bad use)."""
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -86,6 +87,27 @@ def test_backfill_dry_run_lists_what_would_run_and_why(tmp_path):
         ).exit_code
         == 2
     )
+
+
+def test_flow_runs_on_the_temporary_server_send_no_heartbeats(monkeypatch, tmp_path):
+    """The temporary server has no crash automation: its runs send no heartbeats (Prefect waits out the
+    heartbeat thread's sleep at the end of every flow run); against a named server they do (every 30 s)."""
+    from prefect.settings import get_current_settings
+
+    from flows import temporary_server
+    from warehouse.cli import _temporary_server
+
+    monkeypatch.setenv("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", ""))  # restored afterwards
+    monkeypatch.setattr(temporary_server, "start", lambda folder: ("http://127.0.0.1:9/api", None))
+    waited = []
+    monkeypatch.setattr(temporary_server, "wait_until_ready", lambda *args: waited.append(args) or 0.0)
+
+    def interval() -> int | None:
+        return get_current_settings().flows.heartbeat_frequency
+
+    assert _temporary_server(None)(interval) == 30
+    assert _temporary_server(str(tmp_path))(interval) is None and len(waited) == 1
+    assert interval() == 30  # only inside the run
 
 
 def test_cli_runs_get_a_prefect_folder_of_their_own_unless_a_server_is_named(tmp_path):

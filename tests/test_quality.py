@@ -308,3 +308,27 @@ def test_docs_built_once_for_several_partitions_carry_each_audit(tmp_path):
         text = page.read_text(encoding="utf-8")
         assert f"Audit of arrival date {day.isoformat()}" in text and quality._MARKER in text[:4000]
     assert not list((tmp_path / "quality" / quality.GATES).glob("*.json"))
+
+
+def test_docs_build_only_the_pages_not_built_yet(tmp_path):
+    """A later build makes the new validations' pages and the index; pages built before are not rebuilt
+    (GX would rebuild every stored validation, a cost that grows with the root's history)."""
+    quality.check_curated(
+        facts(20), None, root=tmp_path, arrival_date=date(2024, 1, 2), run_id="run-a", docs=False
+    )
+    quality.build_docs(tmp_path)
+    (old,) = (tmp_path / "quality" / "validations").rglob("*.html")
+    old.write_text(old.read_text(encoding="utf-8") + "<!-- kept -->", encoding="utf-8")
+    quality.check_curated(
+        facts(21), None, root=tmp_path, arrival_date=date(2024, 1, 3), run_id="run-b", docs=False
+    )
+    index = quality.build_docs(tmp_path)
+    pages = {p.parent.parent.name: p for p in (tmp_path / "quality" / "validations").rglob("*.html")}
+    assert sorted(pages) == ["run-a", "run-b"]
+    assert old.read_text(encoding="utf-8").endswith("<!-- kept -->")
+    new = pages["run-b"].read_text(encoding="utf-8")
+    assert "Audit of arrival date 2024-01-03" in new and quality._MARKER in new[:4000]
+    text = index.read_text(encoding="utf-8")
+    assert "run-a" in text and "run-b" in text
+    assert quality.build_docs(tmp_path) == index  # nothing new: the index stays
+    assert old.read_text(encoding="utf-8").endswith("<!-- kept -->")

@@ -209,22 +209,44 @@ def _remember_gate(
 
 
 def build_docs(root: Path) -> Path:
-    """Build the Data Docs of `root` once: a page for every stored validation (the index lists the latest
-    INDEX_LIMIT), the audit summary on each page checked with `docs` off, every page made offline. Returns
-    the index."""
+    """Build the Data Docs pages of the validations not built yet (those checked with `docs` off: their
+    audit words wait under GATES), each with its audit summary, and the index (the latest INDEX_LIMIT);
+    pages built before are kept as they are. Every page is made offline. With no index yet every stored
+    validation is built. Returns the index.
+
+    GX rebuilds every stored validation's page when it is not told which: a run's docs took 0.3 s on a
+    fresh root and 2.8 s once the root held 100 validations (at 1,000 partitions, ~30 s a run)."""
     quality_dir = Path(root).resolve() / "quality"
     quality_dir.mkdir(parents=True, exist_ok=True)
+    index = quality_dir / "index.html"
     with _GX_LOCK:
-        _context(quality_dir).build_data_docs(site_names=[SITE_NAME])
-        for path in sorted((quality_dir / GATES).glob("*.json")):
-            gate = json.loads(path.read_text(encoding="utf-8"))
+        gates = [
+            (p, json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted((quality_dir / GATES).glob("*.json"))
+        ]
+        context = _context(quality_dir)
+        if not index.exists():
+            context.build_data_docs(site_names=[SITE_NAME])
+        elif gates:
+            context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=_keys_of(context, gates))
+        for path, gate in gates:
             pages = quality_dir / "validations" / SUITE_NAME / _safe_name(gate["run_id"])
             for page in pages.rglob("*.html"):
                 day = date.fromisoformat(gate["arrival_date"])
                 _add_gate_summary(page, gate["passed"], gate["failures"], day)
             path.unlink()
         make_docs_offline(quality_dir)
-    return quality_dir / "index.html"
+    return index
+
+
+def _keys_of(context: Any, gates: list[tuple[Path, dict[str, Any]]]) -> list[Any]:
+    """The stored validation results of the gates' runs (never empty: given no identifier, GX builds
+    every page, so a gate whose result is missing builds the index alone, through the suite's key)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    runs = {_safe_name(gate["run_id"]) for _, gate in gates}
+    keys = [k for k in context.validation_results_store.list_keys() if k.run_id.run_name in runs]
+    return keys or [ExpectationSuiteIdentifier(name=SUITE_NAME)]
 
 
 # --- suite and parameters -------------------------------------------------------------------------

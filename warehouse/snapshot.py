@@ -249,7 +249,7 @@ def _publish(root: Path) -> dict[str, Any]:
 
 def _check(name: str, df: pl.DataFrame) -> None:
     validate.check_columns(df, SNAPSHOT_MODELS[name])
-    SNAPSHOT_MODELS[name].validate(df, lazy=True)
+    validate.validate_frame(df, SNAPSHOT_MODELS[name])
 
 
 def _relative(root: Path, path: Path) -> str:

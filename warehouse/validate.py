@@ -73,10 +73,19 @@ def split_valid(
     return valid, bad
 
 
+def validate_frame(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """`model.validate(df, lazy=True)` on polars' in-memory engine. pandera collects a query per check and
+    column (~90 for `CuratedIndicator`); each collect costs ~0.6 ms on the default (streaming) engine and
+    ~0.03 ms in memory, whatever the rows, so validating a small batch took ~50 ms a table, ~2 ms now. The
+    frame is in memory already: the engine changes no result and holds nothing more."""
+    with pl.Config(engine_affinity="in-memory"):
+        return model.validate(df, lazy=True)
+
+
 def _failures(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> list[tuple[int, str]]:
     """(row index, check label) for every row-level failure; schema-level failures raise ContractError."""
     try:
-        model.validate(df, lazy=True)
+        validate_frame(df, model)
         return []
     except (SchemaErrors, SchemaError) as exc:
         cases = exc.failure_cases if isinstance(exc, SchemaErrors) else None
@@ -169,4 +178,4 @@ def orphan_reasons(df: pl.DataFrame, key: str, parent_keys: set[str], parent: st
 
 def validate_quarantine(q: pl.DataFrame) -> pl.DataFrame:
     check_columns(q, QuarantineRecord)
-    return QuarantineRecord.validate(q)
+    return validate_frame(q, QuarantineRecord)
