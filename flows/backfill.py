@@ -1,10 +1,19 @@
-"""Backfill of a date range, at most N dates at once, by one of two executors:
+"""Backfill of a date range, at most N dates at once, by one of four executors:
 
 - `processes` (the default): each date is one `partition` task of the backfill run, executed in a pool of N
   worker processes (Prefect's ProcessPoolTaskRunner), every step of the partition inside it: every core
   works and the per-date orchestration is one task, not a flow run of five;
 - `threads`: each date is a child `partition_flow` run (its own flow run with ingest, clean, extract,
-  validate and audit-publish tasks) in a thread of the backfill's process.
+  validate and audit-publish tasks) in a thread of the backfill's process;
+- `pool`: each date is a flow run of the `partition` deployment (`POOL_DEPLOYMENT`, in prefect.yaml),
+  picked up by whichever worker of its work pool is free (several processes or machines; `root` and
+  `source` must be paths every worker sees). At most N are created and not finished at a time. They are
+  runs of their own, not child runs: a worker's run goes on when the backfill's process dies;
+- `dask://HOST:PORT`: each date is one `partition` task on the workers of a running `dask.distributed`
+  cluster (prefect-dask's DaskTaskRunner; `dask scheduler` and `dask worker` processes, on this machine or
+  others). Its workers import this checkout's `flows` and `warehouse`, and see `source` and `root` at the
+  same paths (a shared or mounted folder); they report to this run's Prefect API. Dates run at most as
+  many at once as the cluster has worker threads.
 
 The snapshot and the Data Docs are rebuilt once, at the end, each in a process of its own (so their memory
 is not added to what the backfill holds by then).
@@ -28,11 +37,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run, task_run
 from prefect.tasks import exponential_backoff
 
@@ -48,7 +58,7 @@ from flows.partition import (
 from flows.server import crash_orphaned_children, crash_unfinished
 from warehouse import ledger, pipeline
 from warehouse.pipeline import AuditFailed
-from warehouse.settings import Settings
+from warehouse.settings import DASK, Settings, check_executor, dask_address, local_path
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -90,12 +100,11 @@ def backfill_flow(
     executor: str = "processes",
 ) -> list[dict[str, Any]]:
     """Process every arrival date in [start, end] that `mode` selects (missing, failed or all), at most
-    `max_concurrency` at once, in worker processes (`executor` processes) or as child flow runs in threads
-    (`executor` threads)."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    `max_concurrency` at once, in worker processes (`executor` processes), as child flow runs in threads
+    (`executor` threads) or on a Dask cluster (`executor` dask://HOST:PORT)."""
+    check_executor(executor)
     settings = Settings.from_env()
-    src, dst = Path(source or settings.source), Path(root or settings.root)
+    src, dst = local_path(source or settings.source, "source"), local_path(root or settings.root, "root")
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     orphans = crash_orphaned_children()
     if orphans:
@@ -107,6 +116,10 @@ def backfill_flow(
     to_run = [item for item in items if item.action == "run"]
     if executor == "processes":
         errors = _run_in_processes(to_run, src, dst, max_concurrency)
+    elif executor == "pool":
+        errors = _run_on_pool(to_run, src, dst, max_concurrency)
+    elif executor.startswith(DASK):
+        errors = _run_on_dask(to_run, src, dst, dask_address(executor))
     else:
         errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
     table = ledger.report(items, dst, errors)
@@ -122,9 +135,6 @@ def backfill_flow(
     if errors:
         raise RuntimeError("backfill failed for " + ", ".join(d.isoformat() for d in sorted(errors)))
     return table
-
-
-EXECUTORS = ("processes", "threads")
 
 
 @task(
@@ -201,22 +211,67 @@ def _run_in_pool(items: list[ledger.PlanItem], source: Path, root: Path, workers
     from prefect.task_runners import ProcessPoolTaskRunner
 
     with ProcessPoolTaskRunner(max_workers=workers) as runner:
-        futures = {
-            item.arrival_date: runner.submit(
-                partition_task,
-                {
-                    "day": item.arrival_date,
-                    "files": [str(f) for f in item.files],
-                    "source": str(source),
-                    "root": str(root),
-                },
-            )
-            for item in items
-        }
-        for future in futures.values():
-            future.wait()
+        return _submit_dates(runner, items, source, root)
+
+
+def _run_on_dask(items: list[ledger.PlanItem], source: Path, root: Path, address: str) -> dict[date, str]:
+    """One `partition` task per date on the Dask cluster at `address`; the failed dates and why."""
+    if not items:
+        return {}
+    from prefect_dask import DaskTaskRunner
+
+    with _api_for_workers(), DaskTaskRunner(address=address) as runner:
+        return _submit_dates(runner, items, source, root)
+
+
+def _submit_dates(runner: Any, items: list[ledger.PlanItem], source: Path, root: Path) -> dict[date, str]:
+    """One `partition` task per date on an entered task runner, all awaited; the failed dates and why."""
+    futures = {
+        item.arrival_date: runner.submit(partition_task, _parameters(item, source, root)) for item in items
+    }
+    for future in futures.values():
+        future.wait()
     states = {day: future.state for day, future in futures.items()}
     return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
+
+
+POOL_DEPLOYMENT = "warehouse-partition/partition"
+POOL_POLL_SECONDS = 1.0
+
+
+def _run_on_pool(items: list[ledger.PlanItem], source: Path, root: Path, at_once: int) -> dict[date, str]:
+    """One flow run of `POOL_DEPLOYMENT` per date, at most `at_once` created and not finished at a time;
+    the failed dates and why."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    waiting = list(reversed(items))
+    running: dict[date, Any] = {}  # date: flow run id
+    errors: dict[date, str] = {}
+    tags = [f"backfill:{flow_run.get_id()}"]
+    with get_client(sync_client=True) as client:
+        while waiting or running:
+            while waiting and len(running) < max(1, at_once):
+                item = waiting.pop()
+                parameters = {"arrival_date": item.arrival_date, "source": str(source), "root": str(root)}
+                parameters["publish_snapshot"] = False  # the backfill builds it once, at the end
+                run = run_deployment(
+                    POOL_DEPLOYMENT, parameters=parameters, timeout=0, as_subflow=False, tags=tags
+                )
+                running[item.arrival_date] = cast(FlowRun, run).id
+            time.sleep(POOL_POLL_SECONDS)
+            for day, run_id in list(running.items()):
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    del running[day]
+                    if not state.is_completed():
+                        errors[day] = str(state.message or state.name)
+    return errors
+
+
+def _parameters(item: ledger.PlanItem, source: Path, root: Path) -> dict[str, Any]:
+    files = [str(f) for f in item.files]
+    return {"day": item.arrival_date, "files": files, "source": str(source), "root": str(root)}
 
 
 def _run_children(days: list[date], source: Path, root: Path, max_concurrency: int) -> dict[date, str]:

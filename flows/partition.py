@@ -31,7 +31,7 @@ from flows.server import FLAGGED, crash_orphaned_children
 from warehouse import ingest, ledger, pipeline, snapshot, workers
 from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
-from warehouse.settings import Settings, warehouse_name
+from warehouse.settings import Settings, local_path, warehouse_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -184,7 +184,7 @@ def partition_flow(
     at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
-    src, dst = Path(source or settings.source), Path(root or settings.root)
+    src, dst = local_path(source or settings.source, "source"), local_path(root or settings.root, "root")
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     paths = [Path(f) for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
@@ -221,9 +221,9 @@ def _run_chunks(
 def run_flow(source: str, root: str, default_date: date | None = None) -> list[PartitionResult]:
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
-    ledger.recover(Path(root))
+    ledger.recover(local_path(root, "root"))
     crash_orphaned_children()
-    parts = ingest.discover_partitions(Path(source), default_date or date.today())
+    parts = ingest.discover_partitions(local_path(source, "source"), default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):
         state = partition_flow(day, source, root, [str(p) for p in files], False, return_state=True)

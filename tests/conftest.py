@@ -27,6 +27,17 @@ SAMPLE = PROJECT / "sample" / "landing"
 DEV_GOLD = PROJECT / "sample" / "gold" / "dev.jsonl"
 
 
+def sample_landing(folder: Path, arrivals: dict) -> Path:
+    """A landing zone under `folder` whose date folders (keys: dates or YYYY-MM-DD) hold copies of the
+    sample's date folders (values: YYYY-MM-DD)."""
+    import shutil
+
+    source = folder / "landing"
+    for day, sample_day in arrivals.items():
+        shutil.copytree(SAMPLE / sample_day, source / str(day))
+    return source
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample processed once (plain library calls) into a temporary root."""

@@ -1,11 +1,10 @@
 """Backfills run in this process against the session's Prefect server (kept few: each flow run costs ~1 s).
 Deployments, workers, schedules and crashes are in test_server.py."""
 
-import shutil
 from datetime import UTC, date, datetime
 
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, sample_landing
 
 from warehouse import ledger, storage
 from warehouse.settings import warehouse_name
@@ -17,10 +16,7 @@ ARRIVALS = {date(2022, 2, 9): "2022-02-09", date(2022, 2, 11): "2022-05-17", dat
 
 @pytest.fixture
 def landing(tmp_path):
-    source = tmp_path / "landing"
-    for day, sample_day in ARRIVALS.items():
-        shutil.copytree(SAMPLE / sample_day, source / day.isoformat())
-    return source
+    return sample_landing(tmp_path, ARRIVALS)
 
 
 def snapshot(root):

@@ -229,3 +229,71 @@ def test_backfill_dry_run_says_when_the_snapshot_is_older_than_the_ledger(tmp_pa
     done = runner.invoke(app, [*args, "--source", str(SAMPLE), "--dry-run"])
     assert done.exit_code == 0, done.output
     assert "0 of 1 dates would run" in done.stdout and "snapshot: older than the ledger" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--root", "s3://wh-test"],
+        ["run", "--source", "s3://landing/zone"],
+        ["backfill", "--start", "2022-02-08", "--end", "2022-02-09", "--root", "s3://wh-test/warehouse"],
+        ["sql", "select 1", "--root", "gs://bucket/warehouse"],
+    ],
+)
+def test_a_url_root_is_a_usage_error_and_nothing_is_written_to_a_folder_named_after_it(
+    args, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "is a URL" in result.output and "local or mounted folder" in result.output
+    assert list(tmp_path.iterdir()) == []  # no ./s3:/wh-test
+
+
+@pytest.mark.parametrize(
+    ("value", "url"),
+    [
+        ("s3://b/w", True),
+        ("s3:/b/w", True),
+        ("file:///srv/w", True),
+        ("data", False),
+        ("/srv/w", False),
+        ("C:/w", False),
+        ("./a:b", False),
+    ],
+)
+def test_settings_refuse_a_url_as_root_or_landing_zone(value, url):
+    from warehouse.settings import Settings, local_path
+
+    if url:
+        with pytest.raises(ValueError, match="is a URL"):
+            Settings.from_env({"WAREHOUSE_ROOT": value})
+        with pytest.raises(ValueError, match="WAREHOUSE_SOURCE"):
+            Settings.from_env({"WAREHOUSE_SOURCE": value})
+    else:
+        assert Settings.from_env({"WAREHOUSE_ROOT": value}).root == local_path(value) == Path(value)
+
+
+@pytest.mark.parametrize(
+    ("executor", "message"),
+    [
+        ("cluster", "executor must be processes, threads, pool or dask://HOST:PORT"),
+        ("dask://127.0.0.1", "executor must be"),
+        ("dask://h:8786/x", "executor must be"),
+        ("pool", "name their server with PREFECT_API_URL"),  # a temporary server has no workers
+    ],
+)
+def test_a_backfill_executor_that_cannot_run_is_a_usage_error(executor, message, tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    args = ["backfill", "--start", "2022-02-08", "--end", "2022-02-09", "--root", str(tmp_path / "r")]
+    result = runner.invoke(app, [*args, "--executor", executor])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("executor", "address"), [("dask://127.0.0.1:8786", "tcp://127.0.0.1:8786")])
+def test_a_dask_executor_names_its_scheduler(executor, address):
+    from warehouse.settings import check_executor, dask_address
+
+    check_executor(executor)
+    assert dask_address(executor) == address

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import PROJECT, PrefectServer
+from conftest import PROJECT, PrefectServer, sample_landing
 
 from flows.server import CRASH_AFTER_SECONDS
 from warehouse import ledger, snapshot
@@ -27,7 +27,12 @@ SAMPLE_RANGE = {
     "end": "2024-01-31",
     "source": "sample/landing",
 }  # 5 dates with arrivals
-FLOW_NAMES = {"daily": "warehouse-partition", "backfill": "warehouse-backfill", "sample-run": "warehouse-run"}
+FLOW_NAMES = {
+    "daily": "warehouse-partition",
+    "backfill": "warehouse-backfill",
+    "partition": "warehouse-partition",
+    "sample-run": "warehouse-run",
+}
 
 
 def cli(server: PrefectServer, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -45,12 +50,12 @@ def cli(server: PrefectServer, *args: str, **kwargs) -> subprocess.CompletedProc
 class Worker:
     """`python -m warehouse worker` started from a folder that is not the checkout (the pull step finds it)."""
 
-    def __init__(self, server: PrefectServer, folder) -> None:
+    def __init__(self, server: PrefectServer, folder, *extra: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / "worker.log"
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "warehouse", "worker", "--pool", "warehouse-pool"],
+                [sys.executable, "-m", "warehouse", "worker", "--pool", "warehouse-pool", *extra],
                 env=server.env(PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5"),
                 cwd=folder,
                 stdout=out,
@@ -321,3 +326,37 @@ def _children(client, parent_id):
     return client.read_flow_runs(
         flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id]))
     )
+
+
+def test_two_workers_on_one_pool_share_one_backfill(prefect_server, deployed, tmp_path):
+    """Executor `pool`: the backfill creates a run of the `partition` deployment per date, two at a time;
+    two workers (one run at a time each) take them, both run dates, every date is published once and
+    the snapshot is built at the end by the backfill."""
+    from prefect.client.orchestration import get_client
+
+    from flows.backfill import backfill_flow
+
+    offset = prefect_server.log_offset()
+    days = {"2022-02-09": "2022-02-09", "2022-02-10": "2022-05-17", "2022-02-11": "2021-12-29"}
+    source, root = sample_landing(tmp_path, days), tmp_path / "root"
+    workers = [Worker(prefect_server, tmp_path / f"w{i}", "--limit", "1", "--name", f"w{i}") for i in (1, 2)]
+    try:
+        table = backfill_flow(
+            date(2022, 2, 9), date(2022, 2, 11), str(source), str(root), "missing", 2, "pool"
+        )
+    finally:
+        for worker in workers:
+            worker.close()
+    assert {r["partition"]: r["status"] in ("published", "flagged") for r in table} == dict.fromkeys(
+        days, True
+    )
+    with get_client(sync_client=True) as client:
+        runs = runs_of(client, deployed["partition"].id)
+    mine = [r for r in runs if r.parameters.get("root") == str(root)]
+    assert len(mine) == 3 and all(r.state.is_completed() for r in mine)
+    assert {r.labels["prefect.worker.name"] for r in mine} == {"w1", "w2"}  # both workers ran dates
+    records = ledger.read_ledger(root)
+    assert {d.isoformat() for d in records} == set(days)
+    assert {str(records[date.fromisoformat(d)].run_id) for d in days} == {str(r.id) for r in mine}
+    assert snapshot.is_current(root)
+    assert prefect_server.errors_since(offset) == []

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from flows import server  # constants and set-up only: Prefect itself is imported when a command runs
-from warehouse.settings import Settings
+from warehouse.settings import Settings, check_executor, local_path
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the Prefect flow over SOURCE and write raw/staged/curated/quarantine under ROOT."""
-    source, root = source or Settings.from_env().source, _root(root)
+    source, root = _local(source, "--source") if source else _settings().source, _root(root)
     if not source.is_dir():
         _fail(f"landing zone {source} is not a folder")
     default_date = _date(date_, "--date") if date_ else None
@@ -154,7 +154,11 @@ def backfill(
     concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
     executor: Annotated[
         str,
-        typer.Option(help="processes (one task per date in worker processes) | threads (child flow runs)"),
+        typer.Option(
+            help="processes (one task per date in worker processes) | threads (child flow runs) | pool (flow "
+            "runs of the partition deployment, on a work pool's workers) | dask://HOST:PORT (one task per "
+            "date on a running Dask cluster)"
+        ),
     ] = "processes",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would run and why; run nothing")
@@ -163,10 +167,12 @@ def backfill(
     """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
     from warehouse import ledger, snapshot
 
-    source, root = source or Settings.from_env().source, _root(root)
+    source, root = _local(source, "--source") if source else _settings().source, _root(root)
     first, last = _date(start, "--start"), _date(end, "--end")
-    if executor not in ("processes", "threads"):
-        _fail(f"--executor must be processes or threads, not {executor!r}")
+    try:
+        check_executor(executor)
+    except ValueError as exc:
+        _fail(f"--{exc}")
     try:
         items = ledger.plan(first, last, source, root, mode)
     except (ValueError, FileNotFoundError) as exc:
@@ -192,7 +198,10 @@ def backfill(
                 "the backfill rebuilds it, even with no date to run"
             )
         return
-    on_server = _temporary_server(prefect_environment())
+    folder = prefect_environment()
+    if folder is not None and executor == "pool":
+        _fail("--executor pool runs dates on a work pool's workers: name their server with PREFECT_API_URL")
+    on_server = _temporary_server(folder)
     from flows.backfill import backfill_flow
 
     to_run = [i.arrival_date for i in items if i.action == "run"]
@@ -223,6 +232,20 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _local(path: Path, flag: str) -> Path:
+    try:
+        return local_path(path, flag)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a WAREHOUSE_* variable that does not parse
+        _fail(str(exc))
+
+
 def _date(value: str, flag: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -231,8 +254,8 @@ def _date(value: str, flag: str) -> date:
 
 
 def _root(root: Path | None) -> Path:
-    """The warehouse root (settings when not given); a root that is a file is a usage error."""
-    root = root or Settings.from_env().root
+    """The warehouse root (settings when not given); a root that is a file or a URL is a usage error."""
+    root = _local(root, "--root") if root else _settings().root
     if root.exists() and not root.is_dir():
         _fail(f"warehouse root {root} is a file, not a folder")
     return root

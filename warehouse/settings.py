@@ -80,12 +80,50 @@ class Settings:
         base = cls()
         return replace(
             base,
-            root=Path(env.get("WAREHOUSE_ROOT", str(base.root))),
-            source=Path(env.get("WAREHOUSE_SOURCE", str(base.source))),
+            root=local_path(env.get("WAREHOUSE_ROOT", str(base.root)), "WAREHOUSE_ROOT"),
+            source=local_path(env.get("WAREHOUSE_SOURCE", str(base.source)), "WAREHOUSE_SOURCE"),
             name=env.get("WAREHOUSE_NAME") or None,
             limits=Limits.from_env(env),
             workers=_positive_int(env, "WAREHOUSE_WORKERS", base.workers),
         )
+
+
+# How a backfill runs its dates (flows.backfill): worker processes, child flow runs in threads, flow runs
+# of the `partition` deployment picked up by a work pool's workers, or the workers of a running Dask cluster.
+EXECUTORS = ("processes", "threads", "pool", "dask://HOST:PORT")
+DASK = "dask://"
+
+
+def check_executor(executor: str) -> None:
+    """ValueError unless `executor` is processes, threads, pool or dask://HOST:PORT."""
+    if executor in EXECUTORS[:3] or (executor.startswith(DASK) and _host_port(executor[len(DASK) :])):
+        return
+    raise ValueError(f"executor must be processes, threads, pool or dask://HOST:PORT, not {executor!r}")
+
+
+def _host_port(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and "/" not in text
+
+
+def dask_address(executor: str) -> str:
+    """The scheduler address of a dask://HOST:PORT executor (tcp://HOST:PORT)."""
+    return "tcp://" + executor[len(DASK) :]
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:/")  # s3://b/x (or s3:/b/x once a Path has folded the //)
+
+
+def local_path(value: str | Path, what: str = "root") -> Path:
+    """`value` as a local (or mounted) folder path; a URL such as ``s3://bucket/warehouse`` raises
+    ValueError. Runs write with renames and hard links, which object stores do not have: a URL given as
+    a path would be written to a local folder named ``s3:`` and reported as published."""
+    if _URL.match(str(value)):
+        raise ValueError(
+            f"{what} {str(value)!r} is a URL: runs and backfills write to a local or mounted folder only "
+            "(mount the bucket, or read a published snapshot from object storage with warehouse.read)"
+        )
+    return Path(value)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
