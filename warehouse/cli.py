@@ -29,6 +29,14 @@ SourceOption = Annotated[
     Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
 ]
 RootOption = Annotated[Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")]
+ReadRootOption = Annotated[
+    str | None,
+    typer.Option(
+        "--root",
+        help="warehouse root (default ./data; env WAREHOUSE_ROOT), or s3://BUCKET/PREFIX of a published "
+        "snapshot (reached through AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE or the AWS_* keys)",
+    ),
+]
 
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
@@ -232,6 +240,15 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _read_root(value: str | None) -> str | Path:
+    """A root to read a snapshot from: an s3:// URL as given, else a local folder as for `_root`."""
+    from warehouse.objectstore import is_s3
+
+    if value is not None and is_s3(value):
+        return value
+    return _root(Path(value) if value is not None else None)
+
+
 def _local(path: Path, flag: str) -> Path:
     try:
         return local_path(path, flag)
@@ -316,7 +333,7 @@ def _with_progress(label: str, dates: list[date], root: Path, work: Callable[[],
 @app.command()
 def sql(
     statement: Annotated[str, typer.Argument(help="one SQL statement (DuckDB dialect)")],
-    root: RootOption = None,
+    root_: ReadRootOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the result to a .csv or .parquet file")
     ] = None,
@@ -327,7 +344,7 @@ def sql(
 
     from warehouse import sql as warehouse_sql
 
-    root = _root(root)
+    root = _read_root(root_)
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         _fail("--output must end in .csv or .parquet")
     if output is not None and not output.parent.is_dir():
@@ -336,7 +353,7 @@ def sql(
         result = warehouse_sql.query(root, statement)
     except FileNotFoundError as exc:
         _fail(str(exc))
-    except duckdb.Error as exc:
+    except (duckdb.Error, OSError) as exc:  # a bad statement; an object store that refused
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     if output is not None:
@@ -354,19 +371,24 @@ def sql(
 
 @app.command()
 def report(
-    root: RootOption = None,
+    root_: ReadRootOption = None,
     out: Annotated[Path | None, typer.Option(help="HTML file (default <root>/report/index.html)")] = None,
 ) -> None:
     """Write a static HTML report of the snapshot: a chart per indicator, values linked to their evidence."""
     from warehouse.report import build_report
 
-    root = _root(root)
+    root = _read_root(root_)
     if out is not None and not out.parent.is_dir():
         _fail(f"--out folder {out.parent} does not exist")
+    if out is None and isinstance(root, str):
+        _fail("--out is required for an s3:// root")
     try:
         path = build_report(root, out)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    except OSError as exc:  # an object store that refused
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"report: {path}")
 
 

@@ -6,8 +6,9 @@
     snap = read.snapshot("data")  # several tables of one snapshot
     facts, documents = snap.indicators().collect(), snap.documents().collect()
 
-`root` is a local folder or an fsspec URL (``s3://bucket/warehouse``, ``file:///…``); `storage_options` are
-passed to fsspec and polars. Every reader follows ``curated/_manifest.json``; to read several tables of one
+`root` is a local folder or a URL (``s3://bucket/warehouse``, ``file:///…``). For ``s3://`` give
+`store=ObjectStore(endpoint_url=…, key=…, secret=…)` or a profile (`warehouse.objectstore`); without it
+the standard ``AWS_*`` environment variables apply. Every reader follows ``curated/_manifest.json``; to read several tables of one
 snapshot while runs publish the next, pin it with `snapshot()` and read through that object.
 """
 
@@ -21,17 +22,19 @@ from typing import Any
 import polars as pl
 
 from warehouse import catalog, regions
+from warehouse.objectstore import ObjectStore, is_s3
 
 TABLES = ("indicators", "indicator_panel", "regions", "documents")
 
 
-def manifest(root: str | Path, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def manifest(root: str | Path, store: ObjectStore | None = None) -> dict[str, Any]:
     """The current snapshot's manifest; FileNotFoundError when nothing was published yet."""
     location = _join(root, "curated/_manifest.json")
     if _is_url(root):
         import fsspec
 
-        with fsspec.open(location, "r", encoding="utf-8", **(storage_options or {})) as fh:
+        options = _store(root, store).fsspec_options() if is_s3(str(root)) else {}
+        with fsspec.open(location, "r", encoding="utf-8", **options) as fh:
             return dict(json.load(fh))
     path = Path(location)
     if not path.exists():
@@ -46,7 +49,7 @@ class Snapshot:
 
     root: str | Path
     manifest: dict[str, Any]
-    storage_options: dict[str, Any] | None = None
+    store: ObjectStore | None = None
 
     def table(self, name: str, **filters: Any) -> pl.LazyFrame:
         return _scan(self, name, **filters)
@@ -64,9 +67,10 @@ class Snapshot:
         return _scan(self, "documents", **filters)
 
 
-def snapshot(root: str | Path = "data", storage_options: dict[str, Any] | None = None) -> Snapshot:
+def snapshot(root: str | Path = "data", store: ObjectStore | None = None) -> Snapshot:
     """The current snapshot, pinned for several reads."""
-    return Snapshot(root, manifest(root, storage_options), storage_options)
+    store = _store(root, store) if is_s3(str(root)) else None
+    return Snapshot(root, manifest(root, store), store)
 
 
 def table(
@@ -76,11 +80,11 @@ def table(
     region: str | None = None,
     indicators: list[str] | None = None,
     years: tuple[int, int] | None = None,
-    storage_options: dict[str, Any] | None = None,
+    store: ObjectStore | None = None,
 ) -> pl.LazyFrame:
     """A curated table of the current snapshot, filtered to a region and its descendants (name or code),
     indicator codes and an inclusive year range, where the table has those columns."""
-    pinned = snapshot(root, storage_options)
+    pinned = snapshot(root, store)
     return _scan(pinned, name, region=region, indicators=indicators, years=years)
 
 
@@ -94,9 +98,9 @@ def _scan(
 ) -> pl.LazyFrame:
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; expected one of {TABLES}")
-    root, storage_options = snap.root, snap.storage_options
-    files = [_join(root, f) for f in snap.manifest["tables"][name]]
-    lf = pl.scan_parquet(files, storage_options=storage_options, hive_partitioning=name == "indicators")
+    files = [_join(snap.root, f) for f in snap.manifest["tables"][name]]
+    options = snap.store.polars_options() if snap.store else None
+    lf = pl.scan_parquet(files, storage_options=options, hive_partitioning=name == "indicators")
     columns = lf.collect_schema().names()
     if region is not None and "region_code" in columns:
         lf = lf.filter(pl.col("region_code").is_in(sorted(descendants(region))))
@@ -142,6 +146,11 @@ def descendants(region: str) -> set[str]:
     if code == regions.NATIONAL:
         return set(gaz)
     return {c for c in gaz if c == code or code in regions.ancestors(c)}
+
+
+def _store(root: str | Path, store: ObjectStore | None) -> ObjectStore:
+    """The store of an s3:// root: the one given, else the environment's."""
+    return store if store is not None else ObjectStore.from_env()
 
 
 def _is_url(root: str | Path) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from warehouse import catalog, read, storage
+from warehouse.objectstore import ObjectStore
 
 MAX_REGIONS = 8
 PALETTE = (
@@ -57,19 +58,20 @@ class Snapshot:
     texts: dict[str, str] | None = None  # doc_id → staged text (local roots), shown under Documents
 
 
-def build_report(root: str | Path, out: Path | None = None) -> Path:
-    """Write the report of the snapshot under `root` to `out` (default ``<root>/report/index.html``)."""
+def build_report(root: str | Path, out: Path | None = None, store: ObjectStore | None = None) -> Path:
+    """Write the report of the snapshot under `root` to `out` (default ``<root>/report/index.html``;
+    required for a remote root; `store`: how to reach an s3:// root, see `warehouse.read`)."""
     if out is None:
         if isinstance(root, str) and "://" in root:
             raise ValueError("give `out` for a remote root")
         out = Path(root) / "report" / "index.html"
-    return storage.write_text_atomically(Path(out), render(load(root)))
+    return storage.write_text_atomically(Path(out), render(load(root, store=store)))
 
 
-def load(root: str | Path, attempts: int = 3) -> Snapshot:
+def load(root: str | Path, attempts: int = 3, store: ObjectStore | None = None) -> Snapshot:
     """The tables of one snapshot: reads again when a run published a new one while they were read."""
     for _ in range(attempts):
-        snap = read.snapshot(root)  # every table from one manifest
+        snap = read.snapshot(root, store)  # every table from one manifest
         try:
             levels = snap.regions().select("region_code", "level")
             panel = snap.panel().join(levels, on="region_code", how="left").collect()

@@ -15,21 +15,24 @@ from typing import Any
 import polars as pl
 
 from warehouse import read
+from warehouse.objectstore import S3, ObjectStore, is_s3
 
 
-def connect(root: str | Path) -> Any:
+def connect(root: str | Path, store: ObjectStore | None = None) -> Any:
     """An in-memory DuckDB connection over one snapshot: indicators, indicator_panel, regions and
     documents, and the indicator catalog as `catalog` (code, name_zh, unit, definition, typical_cues,
-    not_this). File access is off once they are registered."""
+    not_this). File access is off once they are registered. An ``s3://`` root is read through pyarrow's
+    S3 file system (`store`, else the ``AWS_*`` environment): DuckDB's httpfs extension is not needed."""
     import duckdb
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    snap = read.snapshot(root, store)
+    filesystem = snap.store.arrow_filesystem() if snap.store else None
     con = duckdb.connect()
     con.register("catalog", read.catalog_table().collect().to_arrow())
-    tables = read.manifest(root)["tables"]
     for name in read.TABLES:
-        files = [read._join(root, f) for f in tables[name]]
+        files = [_dataset_path(read._join(root, f)) for f in snap.manifest["tables"][name]]
         if name == "indicators" and not files:  # nothing published yet: an empty table of the right shape
             from warehouse.extract import FACT_SCHEMA
 
@@ -37,19 +40,27 @@ def connect(root: str | Path) -> Any:
         elif name == "indicators":  # hive folders arrival_date=YYYY-MM-DD/part-0.parquet
             base = str(Path(files[0]).parent.parent)
             part = ds.partitioning(pa.schema([("arrival_date", pa.date32())]), flavor="hive")
-            con.register(
-                name, ds.dataset(files, format="parquet", partitioning=part, partition_base_dir=base)
+            dataset = ds.dataset(
+                files, format="parquet", partitioning=part, partition_base_dir=base, filesystem=filesystem
             )
+            con.register(name, dataset)
         else:
-            con.register(name, ds.dataset(files, format="parquet"))
+            con.register(name, ds.dataset(files, format="parquet", filesystem=filesystem))
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
 
 
-def query(root: str | Path, statement: str) -> pl.DataFrame:
+def _dataset_path(location: str) -> str:
+    """What pyarrow's file systems take: ``bucket/key`` for s3://, a local path for file://."""
+    if is_s3(location):
+        return location[len(S3) :]
+    return location.removeprefix("file://")
+
+
+def query(root: str | Path, statement: str, store: ObjectStore | None = None) -> pl.DataFrame:
     """Run one SQL statement against the snapshot; the result as a polars DataFrame."""
-    con = connect(root)
+    con = connect(root, store)
     try:
         return pl.from_arrow(con.sql(statement).to_arrow_table())  # type: ignore[return-value]
     finally:
