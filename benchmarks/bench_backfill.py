@@ -116,10 +116,30 @@ def published_rows(root: Path) -> dict[str, int]:
     rows: dict[str, int] = {}
     for table in ("raw/documents", "staged/documents", "staged/mentions", "curated/indicators"):
         layer, name = table.split("/")
-        for part in storage.layer_path(root, layer, name).glob(f"arrival_date=*/{storage.PART_FILE}"):
-            day = part.parent.name.split("=", 1)[1]
-            rows[day] = rows.get(day, 0) + pl.scan_parquet(part).select(pl.len()).collect().item()
+        scan = storage.scan_table(root, layer, name, columns=[])
+        counts = scan.group_by("arrival_date").agg(pl.len()).collect() if scan is not None else None
+        for day, n in counts.iter_rows() if counts is not None else ():
+            rows[day.isoformat()] = rows.get(day.isoformat(), 0) + n
     return rows
+
+
+def files_per_table(root: Path) -> dict[str, str]:
+    """Data files and bytes of every table's current version, and what its folder holds in all (older
+    versions' files until vacuum, the commit log)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    out = {}
+    for name in storage.versions(root):
+        current = pa.table(DeltaTable(str(root / name)).get_add_actions(flatten=True)).to_pydict()
+        every = [p for p in (root / name).rglob("*") if p.is_file()]
+        log = [p for p in every if "_delta_log" in p.parts]
+        out[name] = (
+            f"{len(current['path'])} files {sum(current['size_bytes']) / 1e6:.1f} MB current; "
+            f"folder {len(every) - len(log)} data + {len(log)} log files, "
+            f"{sum(p.stat().st_size for p in every) / 1e6:.1f} MB"
+        )
+    return out
 
 
 def bench(docs: int, per_date: int, work: Path) -> None:
@@ -149,6 +169,8 @@ def bench(docs: int, per_date: int, work: Path) -> None:
         flush=True,
     )
     print(f"        steps (s, summed over partitions): {step_seconds(root)}", flush=True)
+    for name, line in files_per_table(root).items():
+        print(f"        {name}: {line}", flush=True)
 
 
 def main() -> None:

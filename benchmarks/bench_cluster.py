@@ -71,7 +71,7 @@ def backfill(root: Path, executor: str) -> float:
 def facts(root: Path) -> object:
     import polars as pl
 
-    return pl.read_parquet(root / "curated" / "indicators", hive_partitioning=True).sort("fact_id")
+    return pl.read_delta(str(root / "curated" / "indicators")).sort("fact_id")
 
 
 def main() -> None:

@@ -93,22 +93,16 @@ def _after(module: Any, name: str, when: Callable[..., bool] = lambda *a, **k: T
 
 
 def _on_move(n: int) -> None:
-    """Die before the n-th file move (os.replace) of the publish: raw, staged, curated, quarantine."""
-    original = storage.publish_staged
+    """Die before the n-th table commit of the publish: raw, staged documents, mentions, curated, quarantine."""
+    original, commits = storage.commit_partition, [0]
 
-    def wrapper(staging: Path, root: Path) -> Any:
-        real, moves = os.replace, [0]
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        commits[0] += 1
+        if commits[0] == n:
+            _die()
+        return original(*args, **kwargs)
 
-        def replace(src: Any, dst: Any) -> None:
-            moves[0] += 1
-            if moves[0] == n:
-                _die()
-            real(src, dst)
-
-        os.replace = replace
-        return original(staging, root)
-
-    storage.publish_staged = wrapper
+    storage.commit_partition = wrapper  # type: ignore[assignment]
 
 
 BOUNDARIES: dict[str, Callable[[], None]] = {
@@ -125,7 +119,7 @@ BOUNDARIES: dict[str, Callable[[], None]] = {
     "after the ledger record": lambda: _after(ledger, "write_record"),
     "before the audit line": lambda: _before(pipeline, "_record_run"),
     "snapshot files written, manifest not": lambda: _before(snapshot, "_write_manifest"),
-    "after the manifest switch": lambda: _before(snapshot, "_prune"),
+    "after the manifest switch": lambda: _before(snapshot, "vacuum"),
 }
 
 

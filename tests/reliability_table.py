@@ -62,7 +62,7 @@ OTHER = [  # (fault, what happens, test)
     ),
     (
         "several reads while runs publish",
-        "`read.snapshot(root)` pins one manifest; superseded snapshots stay 15 minutes",
+        "`read.snapshot(root)` pins one manifest (table versions); older snapshots stay readable a week",
         "test_snapshot::test_a_pinned_snapshot_reads_one_manifest_while_the_next_is_published",
     ),
 ]

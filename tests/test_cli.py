@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from warehouse import read
 from warehouse.cli import app
 
 runner = CliRunner()
@@ -43,16 +44,10 @@ def test_sql_csv_export_writes_nested_columns_as_json(sample_run, tmp_path):
     )
     assert done.exit_code == 0, done.output
     panel = pl.read_csv(out)
-    nested = [c for c, t in pl.read_parquet_schema(_panel_file(sample_run)).items() if t.is_nested()]
+    nested = [c for c, t in read.panel(sample_run).collect_schema().items() if t.is_nested()]
     assert nested, "the panel has list columns"
     for column in nested:
         assert all(isinstance(json.loads(v), list) for v in panel[column].drop_nulls())
-
-
-def _panel_file(root):
-    from warehouse import read
-
-    return read._join(root, read.manifest(root)["tables"]["indicator_panel"][0])
 
 
 def test_usage_errors_are_one_line_and_exit_2_before_any_work(sample_run, tmp_path):

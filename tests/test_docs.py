@@ -103,7 +103,7 @@ def test_readme_names_every_deployment_and_the_work_pool():
 def test_consumer_snippets_run(sample_run, tmp_path, monkeypatch):
     section = README.split("## For consumers", 1)[1].split("\n## ", 1)[0]
     snippets = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(snippets) == 3
+    assert len(snippets) == 4
     (tmp_path / "data").symlink_to(sample_run.resolve(), target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     for code in snippets:

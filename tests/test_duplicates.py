@@ -90,5 +90,8 @@ def test_a_document_is_read_from_its_latest_arrival_only():
             base | {"fact_id": "new", "arrival_date": DAYS[1]},
         ]
     )
-    latest = snapshot.latest_facts(facts)
+    documents = pl.DataFrame({"doc_id": ["d"], "arrival_date": [DAYS[1]]})  # its row: the latest arrival
+    latest = snapshot.latest_facts(facts, documents)
     assert sorted(latest["fact_id"]) == ["both", "new"] and set(latest["role"]) == {"value"}
+    earlier = snapshot.latest_facts(facts, documents.with_columns(arrival_date=pl.lit(DAYS[0])))
+    assert sorted(earlier["fact_id"]) == ["both", "old-only"]

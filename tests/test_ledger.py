@@ -146,16 +146,24 @@ class _Crash(BaseException):
 
 
 def _published_files(root):
-    """The reader paths of partition D1 (staging excluded)."""
-    found = (p.relative_to(root).as_posix() for p in root.glob(f"*/**/arrival_date={D1}/*.parquet"))
-    return sorted(f for f in found if not f.startswith("_"))
+    """What the tables hold of partition D1 (staging excluded): rows and doc_ids per table."""
+    from warehouse import storage
+
+    out = {}
+    for name in storage.versions(root) if root.exists() else {}:
+        layer, table = name.split("/", 1)
+        df = storage.read_partition(root, layer, table, D1)
+        if df is not None:
+            out[name] = (df.height, sorted(df["doc_id"].to_list()) if "doc_id" in df.columns else None)
+    return out
 
 
 def _crash_at(monkeypatch, n):
-    """Make the n-th rename of the run (record writes and file moves alike) the moment the process dies."""
+    """Make the n-th rename or table commit of the run (record writes and commits alike) the moment the
+    process dies."""
     import warehouse.storage
 
-    real, calls = warehouse.storage.os.replace, []
+    real, commit, calls = warehouse.storage.os.replace, warehouse.storage.commit_partition, []
 
     def replace(src, dst):
         calls.append(dst)
@@ -163,7 +171,14 @@ def _crash_at(monkeypatch, n):
             raise _Crash(f"killed at rename {n}")
         return real(src, dst)
 
+    def commit_partition(root, layer, table, *args):
+        calls.append(f"{layer}/{table}")
+        if len(calls) == n:
+            raise _Crash(f"killed before commit {n}")
+        return commit(root, layer, table, *args)
+
     monkeypatch.setattr(warehouse.storage.os, "replace", replace)
+    monkeypatch.setattr(warehouse.storage, "commit_partition", commit_partition)
     return calls
 
 
@@ -176,7 +191,7 @@ def test_a_crash_at_any_moment_of_publishing_leaves_ledger_and_files_agreeing(la
         pipeline.extract_step(pipeline.stage_step(pipeline.ingest_step(files, D1, landing, "r")))
     )
     outcomes = []
-    for n in itertools.count(1):  # every rename of publish_step: staging writes, intent, file moves, record
+    for n in itertools.count(1):  # every rename and commit of publish_step: staging, intent, commits, record
         root = tmp_path / f"crash-{n}"
         _crash_at(monkeypatch, n)
         try:
@@ -189,7 +204,7 @@ def test_a_crash_at_any_moment_of_publishing_leaves_ledger_and_files_agreeing(la
         ledger.recover(root)  # what the next run does first
         record = ledger.read_record(root, D1)
         if record is None:  # died before the intent was recorded: nothing was published
-            assert crashed and _published_files(root) == [], n
+            assert crashed and _published_files(root) == {}, n
             assert ledger.plan(D1, D1, landing, root)[0].action == "run"
             outcomes.append("nothing")
         else:
@@ -226,11 +241,12 @@ def test_recover_never_touches_a_publish_in_progress(tmp_path):
     errors, stop = [], threading.Event()
 
     def publisher():
-        for i in range(300):
+        for i in range(120):
             staging = tmp_path / "_staging" / f"run{i}"
             part = staging / "raw" / "documents" / f"arrival_date={D1}" / "part-0.parquet"
             try:
-                storage.write_text_atomically(part, str(i))
+                part.parent.mkdir(parents=True, exist_ok=True)
+                pl.DataFrame({"i": [i]}).write_parquet(part)
                 record = ledger.PartitionRecord(
                     D1.isoformat(), "published", "h", EXTRACTOR_VERSION, run_id=str(i)
                 )
@@ -252,8 +268,8 @@ def test_recover_never_touches_a_publish_in_progress(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert ledger.read_record(tmp_path, D1).run_id == "299" and not ledger.intent_path(tmp_path, D1).exists()
-    assert (tmp_path / "raw" / "documents" / f"arrival_date={D1}" / "part-0.parquet").read_text() == "299"
+    assert ledger.read_record(tmp_path, D1).run_id == "119" and not ledger.intent_path(tmp_path, D1).exists()
+    assert storage.read_table(tmp_path, "raw", "documents")["i"].to_list() == [119]
 
 
 def test_a_failure_after_publishing_keeps_the_published_record(tmp_path):

@@ -247,8 +247,8 @@ def test_highlight_escapes_around_the_mark():
 
 @pytest.fixture(scope="module")
 def doctored(root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A copy of the snapshot whose first chosen fact and its document carry markup, under a handmade
-    manifest (the snapshot's own indicators files are hard links to the partitions: never edit them)."""
+    """A copy of the snapshot whose first chosen fact and its document carry markup, as tables of its own
+    under a handmade manifest (the snapshot's tables are never edited)."""
     target = tmp_path_factory.mktemp("doctored")
     panel = read.panel(root).collect()
     fact_id, doc_id = panel.select("chosen_fact_id", "chosen_doc_id").row(0)
@@ -264,18 +264,17 @@ def doctored(root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
         publisher=pl.lit("<b>社</b>"),
     )
     panel = panel.with_columns(region_name=pl.lit("<i>某</i>县"))
-    tables: dict[str, list[str]] = {"indicators": []}
-    for (day,), part in facts.partition_by("arrival_date", as_dict=True).items():
-        path = target / "t" / "indicators" / f"arrival_date={day}" / "part-0.parquet"
-        path.parent.mkdir(parents=True)
-        part.drop("arrival_date").write_parquet(path)
-        tables["indicators"].append(path.relative_to(target).as_posix())
     regions = read.regions_table(root).collect()
-    for name, df in {"indicator_panel": panel, "documents": docs, "regions": regions}.items():
-        df.write_parquet(target / "t" / f"{name}.parquet")
-        tables[name] = [f"t/{name}.parquet"]
+    tables = {}
+    for name, df in {
+        "indicators": facts,
+        "indicator_panel": panel,
+        "documents": docs,
+        "regions": regions,
+    }.items():
+        storage.write_table(df, target, "curated", f"t/{name}")
+        tables[name] = {"path": f"curated/t/{name}", "version": 0}
     manifest = read.manifest(root) | {"snapshot": "doctored", "tables": tables}
-    (target / "curated").mkdir()
     (target / "curated" / snapshot.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     return target, fact_id
 

@@ -1,6 +1,5 @@
 """The consumer snapshot: indicator panel, dimensions, manifest, read API and SQL, on the bundled sample."""
 
-import json
 import shutil
 from datetime import date
 
@@ -127,9 +126,24 @@ def test_a_new_snapshot_switches_the_manifest_last_and_old_readers_keep_theirs(s
     )
     second = snapshot.publish(root)
     assert second["snapshot"] != first["snapshot"] and read.manifest(root) == second
-    old_files = [root / f for f in first["tables"]["indicators"]]
-    assert pl.concat([pl.read_parquet(f) for f in old_files]).height == held.height  # hard links kept it
-    assert json.loads((root / "curated" / "_manifest.json").read_text())["rows"]["indicators"] < held.height
+    assert second["versions"]["curated/indicators"] == first["versions"]["curated/indicators"] + 1
+    old = read.snapshot(root, snapshot_id=first["snapshot"])  # its manifest, from the snapshot history
+    assert old.manifest == first and old.indicators().collect().height == held.height  # time travel
+    assert read.indicators(root).collect().height == second["rows"]["indicators"] < held.height
+
+
+def test_vacuum_keeps_a_week_of_snapshots_readable_and_then_deletes_them(sample_run, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    first = read.manifest(root)
+    snapshot.publish(root)
+    assert sum(snapshot.vacuum(root).values()) == 0  # a week's retention: nothing is old enough
+    assert read.snapshot(root, snapshot_id=first["snapshot"]).panel().collect().height > 0
+    deleted = snapshot.vacuum(root, retention_hours=0)
+    assert deleted["curated/indicator_panel"] >= 1  # the first snapshot's panel file
+    with pytest.raises(FileNotFoundError, match="vacuumed"):
+        read.snapshot(root, snapshot_id=first["snapshot"])
+    assert read.panel(root).collect().height == first["rows"]["indicator_panel"]  # the current one stays
 
 
 def test_sql_over_the_snapshot(sample_run):
@@ -201,13 +215,14 @@ def test_a_snapshot_built_in_buckets_of_panel_keys_is_the_snapshot_built_whole(
 ):
     root = tmp_path / "root"
     shutil.copytree(sample_run, root)
-    whole = snapshot.publish(root)
+    whole = read.snapshot(root, snapshot_id=snapshot.publish(root)["snapshot"])
+    built, original = [], snapshot.build_panel
+    monkeypatch.setattr(snapshot, "build_panel", lambda *a: built.append(1) or original(*a))
     monkeypatch.setattr(snapshot, "FACTS_PER_BUCKET", 7)
-    bucketed = snapshot.publish(root)
-    assert len(whole["tables"]["indicator_panel"]) == 1
-    assert len(bucketed["tables"]["indicator_panel"]) > 5
-    assert bucketed["rows"] == whole["rows"]
-    for name in ("indicator_panel", "documents", "indicators"):
-        one = pl.read_parquet([root / f for f in whole["tables"][name]])
-        parts = pl.read_parquet([root / f for f in bucketed["tables"][name]])  # in key order, file by file
+    bucketed = read.snapshot(root, snapshot_id=snapshot.publish(root)["snapshot"])
+    assert len(built) > 5  # panels of more than five buckets, written as one commit
+    assert bucketed.manifest["rows"] == whole.manifest["rows"]
+    keys = {"indicator_panel": snapshot.PANEL_KEY, "documents": ["doc_id"], "indicators": ["fact_id"]}
+    for name, key in keys.items():
+        one, parts = whole.table(name).collect().sort(key), bucketed.table(name).collect().sort(key)
         assert parts.equals(one), name

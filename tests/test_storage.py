@@ -14,27 +14,81 @@ def test_layer_path_is_hive_partitioned(tmp_path):
         storage.layer_path(tmp_path, "gold", "x")
 
 
-def test_write_replaces_a_partition_atomically_and_leaves_no_temporary_files(tmp_path):
-    day = date(2024, 1, 2)
-    storage.write_partition(
-        pl.DataFrame({"a": [1, 2], "arrival_date": [day, day]}), tmp_path, "raw", "t", day
-    )
-    storage.write_partition(pl.DataFrame({"a": [3]}), tmp_path, "raw", "t", day)
-    folder = storage.layer_path(tmp_path, "raw", "t", day)
-    assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
-    table = storage.read_table(tmp_path, "raw", "t")
-    assert table.to_dicts() == [{"a": 3, "arrival_date": day}]
+def test_a_write_replaces_exactly_its_partition_in_one_commit_and_old_versions_stay_readable(tmp_path):
+    d1, d2 = date(2024, 1, 2), date(2024, 1, 3)
+    storage.write_partition(pl.DataFrame({"a": [1, 2], "arrival_date": [d1, d1]}), tmp_path, "raw", "t", d1)
+    storage.write_partition(pl.DataFrame({"a": [9]}), tmp_path, "raw", "t", d2)
+    storage.write_partition(pl.DataFrame({"a": [3]}), tmp_path, "raw", "t", d1)
+    assert storage.version(tmp_path, "raw", "t") == 2  # one commit per write
+    table = storage.read_table(tmp_path, "raw", "t").sort("a")
+    assert table.to_dicts() == [{"a": 3, "arrival_date": d1}, {"a": 9, "arrival_date": d2}]
+    assert sorted(storage.read_table(tmp_path, "raw", "t", version=0)["a"]) == [1, 2]  # time travel
+    assert storage.read_partition(tmp_path, "raw", "t", d2)["a"].to_list() == [9]
+    assert storage.read_table(tmp_path, "raw", "t", skip={d1.isoformat()})["a"].to_list() == [9]
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_failed_write_keeps_the_previous_partition(tmp_path):
+def test_failed_write_commits_nothing(tmp_path):
     day = date(2024, 1, 2)
     storage.write_partition(pl.DataFrame({"a": [1]}), tmp_path, "raw", "t", day)
     bad = pl.DataFrame({"a": [object()]}, schema={"a": pl.Object})
-    with pytest.raises(Exception):  # noqa: B017 - polars cannot write Object columns
+    with pytest.raises(Exception):  # noqa: B017 - an Object column has no Arrow type
         storage.write_partition(bad, tmp_path, "raw", "t", day)
-    folder = storage.layer_path(tmp_path, "raw", "t", day)
-    assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
+    assert storage.version(tmp_path, "raw", "t") == 0
     assert storage.read_table(tmp_path, "raw", "t")["a"].to_list() == [1]
+
+
+def test_a_column_new_to_a_table_is_added_and_older_partitions_read_it_as_null(tmp_path):
+    d1, d2 = date(2024, 1, 2), date(2024, 1, 3)
+    storage.write_partition(pl.DataFrame({"a": [1]}), tmp_path, "raw", "t", d1)
+    storage.write_partition(pl.DataFrame({"a": [2], "role": ["value"]}), tmp_path, "raw", "t", d2)
+    rows = storage.read_table(tmp_path, "raw", "t").sort("a").to_dicts()
+    assert rows == [
+        {"a": 1, "role": None, "arrival_date": d1},
+        {"a": 2, "role": "value", "arrival_date": d2},
+    ]
+
+
+def test_publishing_a_staging_root_commits_each_table_once_and_again_after_a_crash(tmp_path):
+    day = date(2024, 1, 2)
+    staging = storage.staging_root(tmp_path, "run")
+    files = storage.PartitionAppender(staging, day)
+    for chunk in ([1, 2], [3]):  # a partition written in two chunks: one file of two row groups
+        files.append(pl.DataFrame({"doc_id": [str(i) for i in chunk]}), "raw", "documents")
+    files.append(pl.DataFrame({"doc_id": ["1"]}), "staged", "documents")
+    files.close()
+    assert storage.publish_staged(staging, tmp_path) == ["raw/documents", "staged/documents"]
+    assert not staging.exists()
+    assert sorted(storage.read_table(tmp_path, "raw", "documents")["doc_id"]) == ["1", "2", "3"]
+    versions = storage.versions(tmp_path)
+    assert versions == {"raw/documents": 0, "staged/documents": 0}
+
+
+def test_vacuum_deletes_only_what_no_version_of_the_retention_needs(tmp_path):
+    day = date(2024, 1, 2)
+    for value in (1, 2):
+        storage.write_partition(pl.DataFrame({"a": [value]}), tmp_path, "raw", "t", day)
+    assert storage.vacuum(tmp_path) == {"raw/t": 0}  # replaced a moment ago: within a week's retention
+    assert storage.read_table(tmp_path, "raw", "t", version=0)["a"].to_list() == [1]
+    assert storage.vacuum(tmp_path, retention_hours=0) == {"raw/t": 1}
+    assert storage.read_table(tmp_path, "raw", "t")["a"].to_list() == [2]
+    with pytest.raises(Exception):  # noqa: B017 - version 0's file is gone
+        storage.read_table(tmp_path, "raw", "t", version=0)
+
+
+def test_a_plain_parquet_table_of_an_earlier_layout_is_refused_until_migrated(tmp_path):
+    day = date(2024, 1, 2)
+    old = storage.layer_path(tmp_path, "raw", "t", day) / storage.PART_FILE
+    old.parent.mkdir(parents=True)
+    pl.DataFrame({"a": [1, 2]}).write_parquet(old)
+    with pytest.raises(RuntimeError, match="warehouse migrate"):
+        storage.read_table(tmp_path, "raw", "t")
+    assert storage.migrate_plain_parquet(tmp_path) == {"raw/t": 1}
+    assert storage.read_table(tmp_path, "raw", "t").to_dicts() == [
+        {"a": 1, "arrival_date": day},
+        {"a": 2, "arrival_date": day},
+    ]
+    assert not old.exists() and storage.migrate_plain_parquet(tmp_path) == {}
 
 
 def test_reading_a_table_never_written_gives_none(tmp_path):
@@ -102,3 +156,60 @@ def test_a_dead_runs_staging_is_removed_at_once_a_live_or_failed_ones_kept(tmp_p
     (failed / storage.FAILED_AUDIT).write_text("raw/documents: wrote 1 rows, expected 2\n")
     assert storage.prune_staging(tmp_path, keep={needed.name}) == []
     assert failed.exists() and needed.exists()
+
+
+WRITER = """
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from warehouse import storage
+
+root, writer, same = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "same"
+for i in range(8):
+    day = date(2024, 1, 1) + timedelta(days=0 if same else writer * 100 + i)
+    rows = pl.DataFrame({"writer": [writer] * 3, "i": [i] * 3})
+    storage.write_partition(rows, root, "raw", "t", day)
+"""
+
+
+@pytest.mark.parametrize("dates", ["different", "same"])
+def test_two_processes_committing_at_once_lose_nothing_and_a_partition_stays_whole(tmp_path, dates):
+    """No lock between them (object stores have none): Delta's commit protocol alone keeps every commit
+    of two writers on different dates, and on one date the partition is one commit's rows, whole."""
+    import subprocess
+    import sys
+
+    storage.write_partition(pl.DataFrame({"writer": [-1], "i": [0]}), tmp_path, "raw", "t", date(2023, 1, 1))
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(w), dates]) for w in (0, 1)]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    table = storage.read_table(tmp_path, "raw", "t")
+    assert storage.version(tmp_path, "raw", "t") == 16  # the first commit, then 8 of each writer
+    by_date = table.group_by("arrival_date").agg(pl.col("writer").unique(), pl.col("i").unique(), pl.len())
+    if dates == "different":
+        assert table.height == 1 + 2 * 8 * 3 and by_date.height == 17
+    else:
+        (last,) = by_date.filter(pl.col("arrival_date") == date(2024, 1, 1)).iter_rows(named=True)
+        assert len(last["writer"]) == 1 and len(last["i"]) == 1 and last["len"] == 3  # one commit, whole
+
+
+def test_a_commit_that_keeps_losing_its_partition_fails_cleanly_and_commits_nothing(tmp_path, monkeypatch):
+    from deltalake.exceptions import CommitFailedError
+
+    day = date(2024, 1, 2)
+    storage.write_partition(pl.DataFrame({"a": [1]}), tmp_path, "raw", "t", day)
+    attempts = []
+
+    def always_loses(*args, **kwargs):
+        attempts.append(1)
+        raise CommitFailedError("a concurrent transaction added new data")
+
+    monkeypatch.setattr(storage, "write_deltalake", always_loses)
+    monkeypatch.setattr(storage.time, "sleep", lambda s: None)
+    with pytest.raises(storage.ConcurrentCommitError, match="other writers committed to this partition"):
+        storage.write_partition(pl.DataFrame({"a": [2]}), tmp_path, "raw", "t", day)
+    monkeypatch.undo()
+    assert len(attempts) == storage.COMMIT_ATTEMPTS
+    assert storage.read_table(tmp_path, "raw", "t")["a"].to_list() == [1]

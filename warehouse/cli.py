@@ -1,4 +1,4 @@
-"""Command line: `python -m warehouse run|backfill|sql|report|evaluate|dictionary|server-setup|worker`."""
+"""Command line: `python -m warehouse run|backfill|sql|report|evaluate|dictionary|vacuum|migrate|server-setup|worker`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from flows import server  # constants and set-up only: Prefect itself is imported when a command runs
-from warehouse.settings import Settings, check_executor, local_path
+from warehouse.settings import RETENTION_HOURS, Settings, check_executor, local_path
 
 T = TypeVar("T")
 
@@ -401,21 +401,22 @@ def evaluate(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list false positives/negatives")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
 ) -> None:
-    """Score curated/indicators against GOLD: precision, recall, F1, region and year accuracy."""
+    """Score the snapshot's curated/indicators against GOLD: precision, recall, F1, region and year accuracy."""
     from warehouse import evaluate as ev
-    from warehouse import snapshot, storage
+    from warehouse import read
 
     root = _root(root)
     if not gold.is_file():
         _fail(f"gold file {gold} does not exist")
-    facts = storage.read_table(root, "curated", "indicators")
-    if facts is None:
-        _fail(f"no curated/indicators under {root}; run `python -m warehouse run` first")
+    try:
+        facts = read.indicators(root).collect()
+    except FileNotFoundError:
+        _fail(f"no snapshot under {root}; run `python -m warehouse run` first")
     try:
         gold_rows = ev.load_gold(gold)
     except (ValueError, json.JSONDecodeError) as exc:
         _fail(f"gold file {gold}: {exc}")
-    result = ev.score_table(snapshot.latest_facts(facts), gold_rows)
+    result = ev.score_table(facts, gold_rows)
     if as_json:
         typer.echo(json.dumps(result.summary()))
         return
@@ -448,6 +449,41 @@ def dictionary(
         return
     dd.README.write_text(dd.readme_with_dictionary(dd.README.read_text(encoding="utf-8")), encoding="utf-8")
     typer.echo(f"updated {dd.README}")
+
+
+@app.command()
+def vacuum(
+    root: RootOption = None,
+    retention_hours: Annotated[
+        float, typer.Option(help="keep what the versions of this many hours need (default one week)")
+    ] = RETENTION_HOURS,
+) -> None:
+    """Delete the table files no version younger than the retention needs (readers can time-travel that
+    far back, no further), and the snapshot history's older manifests. Every run does this with a week."""
+    from warehouse import snapshot
+
+    root = _root(root)
+    if retention_hours < 0:
+        _fail("--retention-hours must be zero or more")
+    deleted = snapshot.vacuum(root, retention_hours)
+    _print_table([{"table": name, "files deleted": n} for name, n in deleted.items()])
+
+
+@app.command()
+def migrate(root: RootOption = None) -> None:
+    """Convert a root written before layers were Delta tables (plain Parquet partitions) into Delta tables,
+    one commit per partition, and rebuild the snapshot; a root already converted is left as it is."""
+    import shutil
+
+    from warehouse import snapshot, storage
+
+    root = _root(root)
+    done = storage.migrate_plain_parquet(root)
+    for old in (root / "curated" / snapshot.SNAPSHOTS).glob("*/"):  # hard-linked snapshots of the old layout
+        shutil.rmtree(old, ignore_errors=True)
+    if done:
+        snapshot.publish(root)
+    _print_table([{"table": name, "partitions converted": n} for name, n in done.items()])
 
 
 def _require_server() -> None:

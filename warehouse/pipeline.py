@@ -393,7 +393,7 @@ def audit_partition(
     written: dict[tuple[str, str], pl.DataFrame] = {}  # the doc_id column of each table
     for (layer, table), expected in part.expected.items():
         name = f"{layer}/{table}"
-        ids = storage.read_partition(staging, layer, table, part.arrival_date, columns=["doc_id"])
+        ids = storage.read_staged(staging, layer, table, part.arrival_date, columns=["doc_id"])
         if ids is None:
             blocking.append(f"{name}: nothing was written")
             continue
@@ -414,7 +414,7 @@ def audit_partition(
     if quality and TABLES[3] in written:
         from warehouse import quality as gx_quality  # Great Expectations is slow to import: only here
 
-        facts = storage.read_partition(staging, *TABLES[3], part.arrival_date)
+        facts = storage.read_staged(staging, *TABLES[3], part.arrival_date)
         assert facts is not None  # it was read above
         result = gx_quality.check_curated(
             facts,
@@ -435,7 +435,7 @@ def audit_partition(
 def _contract_after_writing(staging: Path, layer: str, table: str, arrival_date: date) -> list[str]:
     """The table's contract re-checked on what was written, one row group at a time."""
     failing = 0
-    for df in storage.iter_partition(staging, layer, table, arrival_date):
+    for df in storage.iter_staged(staging, layer, table, arrival_date):
         try:
             _, reasons = validate.split_valid(df, MODELS[(layer, table)])
         except validate.ContractError as exc:

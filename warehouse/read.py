@@ -6,10 +6,19 @@
     snap = read.snapshot("data")  # several tables of one snapshot
     facts, documents = snap.indicators().collect(), snap.documents().collect()
 
+Each table is a Delta table; a snapshot is the version of each table it is made of (its manifest,
+``curated/_manifest.json``, and earlier ones in ``curated/_snapshots/<id>.json`` for a week). Without this
+module, read a table at a snapshot's version with polars (``pl.scan_delta("data/curated/indicator_panel",
+version=v)``), ``deltalake.DeltaTable(path, version=v).to_pyarrow_dataset()`` (DuckDB reads that dataset),
+or any Delta Lake reader; plain Parquet readers would see the files of every version at once. The
+snapshot's `indicators` are the rows of curated/indicators whose (doc_id, arrival_date) is in its
+`documents` (a document that arrived twice keeps the facts of its latest arrival).
+
 `root` is a local folder or a URL (``s3://bucket/warehouse``, ``file:///…``). For ``s3://`` give
 `store=ObjectStore(endpoint_url=…, key=…, secret=…)` or a profile (`warehouse.objectstore`); without it
-the standard ``AWS_*`` environment variables apply. Every reader follows ``curated/_manifest.json``; to read several tables of one
-snapshot while runs publish the next, pin it with `snapshot()` and read through that object.
+the standard ``AWS_*`` environment variables apply. Every reader follows the current manifest; to read
+several tables of one snapshot while runs publish the next, pin it with `snapshot()` and read through that
+object.
 """
 
 from __future__ import annotations
@@ -27,9 +36,13 @@ from warehouse.objectstore import ObjectStore, is_s3
 TABLES = ("indicators", "indicator_panel", "regions", "documents")
 
 
-def manifest(root: str | Path, store: ObjectStore | None = None) -> dict[str, Any]:
-    """The current snapshot's manifest; FileNotFoundError when nothing was published yet."""
-    location = _join(root, "curated/_manifest.json")
+def manifest(
+    root: str | Path, store: ObjectStore | None = None, snapshot_id: str | None = None
+) -> dict[str, Any]:
+    """The current snapshot's manifest, or that of an earlier snapshot `snapshot_id` (kept in
+    ``curated/_snapshots/`` for the vacuum retention); FileNotFoundError when there is none."""
+    name = "_manifest.json" if snapshot_id is None else f"_snapshots/{snapshot_id}.json"
+    location = _join(root, f"curated/{name}")
     if _is_url(root):
         import fsspec
 
@@ -37,6 +50,8 @@ def manifest(root: str | Path, store: ObjectStore | None = None) -> dict[str, An
         with fsspec.open(location, "r", encoding="utf-8", **options) as fh:
             return dict(json.load(fh))
     path = Path(location)
+    if not path.exists() and snapshot_id is not None:
+        raise FileNotFoundError(f"no snapshot {snapshot_id} under {root} (vacuumed, or never made)")
     if not path.exists():
         raise FileNotFoundError(f"no snapshot under {root}: run `python -m warehouse run` first")
     return dict(json.loads(path.read_text(encoding="utf-8")))
@@ -67,10 +82,13 @@ class Snapshot:
         return _scan(self, "documents", **filters)
 
 
-def snapshot(root: str | Path = "data", store: ObjectStore | None = None) -> Snapshot:
-    """The current snapshot, pinned for several reads."""
+def snapshot(
+    root: str | Path = "data", store: ObjectStore | None = None, snapshot_id: str | None = None
+) -> Snapshot:
+    """The current snapshot (or the earlier one `snapshot_id`), pinned for several reads: its tables are
+    read at the versions its manifest records."""
     store = _store(root, store) if is_s3(str(root)) else None
-    return Snapshot(root, manifest(root, store), store)
+    return Snapshot(root, manifest(root, store, snapshot_id), store)
 
 
 def table(
@@ -98,9 +116,9 @@ def _scan(
 ) -> pl.LazyFrame:
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; expected one of {TABLES}")
-    files = [_join(snap.root, f) for f in snap.manifest["tables"][name]]
-    options = snap.store.polars_options() if snap.store else None
-    lf = pl.scan_parquet(files, storage_options=options, hive_partitioning=name == "indicators")
+    lf = _table_at_version(snap, name)
+    if name == "indicators":  # a document that arrived again: the facts of its latest arrival only
+        lf = of_latest_arrivals(lf, _table_at_version(snap, "documents"))
     columns = lf.collect_schema().names()
     if region is not None and "region_code" in columns:
         lf = lf.filter(pl.col("region_code").is_in(sorted(descendants(region))))
@@ -109,6 +127,29 @@ def _scan(
     if years is not None and "year" in columns:
         lf = lf.filter(pl.col("year").is_between(*years))
     return lf
+
+
+def _table_at_version(snap: Snapshot, name: str) -> pl.LazyFrame:
+    """A snapshot table as the Delta table at the version the manifest records."""
+    entry = snap.manifest["tables"][name]
+    if not isinstance(entry, dict):
+        raise RuntimeError(
+            f"the snapshot under {snap.root} was written by an earlier warehouse version: convert the root "
+            "with `python -m warehouse migrate --root ROOT`"
+        )
+    if entry["version"] is None:  # nothing of it was ever written (no facts yet): empty, of the right shape
+        from warehouse.extract import FACT_SCHEMA
+
+        return pl.LazyFrame(schema=FACT_SCHEMA)
+    options = snap.store.polars_options() if snap.store else None
+    return pl.scan_delta(_join(snap.root, entry["path"]), version=entry["version"], storage_options=options)
+
+
+def of_latest_arrivals(facts: pl.LazyFrame, documents: pl.LazyFrame) -> pl.LazyFrame:
+    """The facts of each document's latest arrival: those whose (doc_id, arrival_date) is the document's
+    row in `documents` (one row per document, from its latest arrival), in their order."""
+    latest = documents.select("doc_id", "arrival_date")
+    return facts.join(latest, on=["doc_id", "arrival_date"], how="semi", maintain_order="left")
 
 
 def indicators(root: str | Path = "data", **filters: Any) -> pl.LazyFrame:

@@ -14,6 +14,7 @@ from warehouse.workers import default_workers
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_SOURCE = PROJECT_DIR / "sample" / "landing"
 SAMPLE_GOLD = PROJECT_DIR / "sample" / "gold" / "dev.jsonl"
+RETENTION_HOURS = 7 * 24  # vacuum keeps every file a table version of the last week needs (Delta's default)
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,30 @@
 """The consumer snapshot: indicator panel and dimension tables, rebuilt after every run, published whole.
 
-A snapshot lives in ``<root>/curated/_snapshots/<id>/``: the four curated tables (`indicators` as hard links
-to the partition files of that moment, so a later run replacing a partition does not change it, plus
-`indicator_panel`, `regions`, `documents`). A document that arrived on several dates is one document in a
-snapshot: its facts and its row come from the latest arrival (partitions holding an earlier copy are copied
-without its facts instead of linked). ``<root>/curated/_manifest.json`` is written last, atomically,
-and names the current snapshot's files; readers (`warehouse.read`) follow it, so they always see one
-consistent snapshot. The last `KEEP` snapshots are kept for readers still on an older one, and any
-snapshot superseded less than `GRACE_S` seconds ago.
+A snapshot is a version of each table it is made of. Its inputs are the layer tables `staged/documents`
+and `curated/indicators`, read at the versions current when the build starts (pinned under the root's
+shared publish lock, with the dates whose publish a crash left unfinished left out); it commits
+`curated/indicator_panel`, `curated/regions` and `curated/documents` (Delta tables replaced whole, one
+commit each), then writes its manifest: ``<root>/curated/_snapshots/<id>.json`` (the history) and
+``<root>/curated/_manifest.json`` (current), atomically, last. The manifest names every table's path and
+version; readers (`warehouse.read`, `warehouse.sql`) read those versions, so they always see one
+consistent snapshot however many runs commit meanwhile. A document that arrived on several dates is one
+document in a snapshot: its row and its facts come from its latest arrival (consumers' `indicators` are
+the rows of curated/indicators whose doc_id and arrival_date are the document's row). Older snapshots stay
+readable for the vacuum retention (`vacuum`, a week by default), which every build applies.
 
-The build holds a bucket of facts at a time, not the warehouse: the panel is built and written a run of
-panel keys at a time (`FACTS_PER_BUCKET`), one file each, in key order; what it keeps whole is one row per
-document (the `documents` table and each document's latest arrival). 100,000 documents (2.2M facts): 10 s
-and 0.6 GB, against 26 s and 1.9 GB built whole.
+The build holds a bucket of facts at a time, not the warehouse: the panel is built a run of panel keys at
+a time (`FACTS_PER_BUCKET`) and streamed into its one commit; what it keeps whole is one row per document
+(the `documents` table and each document's latest arrival). 100,000 documents (2.2M facts): 10 s and
+0.6 GB, against 26 s and 1.9 GB built whole (measured on the Parquet layout before Delta tables).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,10 @@ import polars as pl
 
 from schemas import StagedDocument
 from schemas.snapshot import CuratedDocument, CuratedPanel, CuratedRegion
-from warehouse import EXTRACTOR_VERSION, ledger, regions, storage, validate
+from warehouse import EXTRACTOR_VERSION, ledger, read, regions, storage, validate
 
 MANIFEST = "_manifest.json"
 SNAPSHOTS = "_snapshots"
-KEEP = 3
-GRACE_S = 15 * 60  # a superseded snapshot stays readable this long (beyond the last KEEP)
 SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "indicator_panel": CuratedPanel,
     "regions": CuratedRegion,
@@ -208,52 +208,65 @@ def publish(root: Path) -> dict[str, Any]:
 
 def _publish(root: Path) -> dict[str, Any]:
     ledger.recover(root)
-    with ledger.root_lock(root, shared=True):
+    with ledger.root_lock(root, shared=True):  # the versions and the unfinished dates, read at one moment
         unfinished = ledger.pending_publishes(root)
         partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
-        facts_scan = storage.scan_table(root, "curated", "indicators", PANEL_FACT_COLUMNS, unfinished)
-        staged = storage.scan_table(root, "staged", "documents", list(_staged_schema()), unfinished)
-        staged_docs = staged.collect() if staged is not None else pl.DataFrame(schema=_staged_schema())
-        staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
-        region_dim = build_regions()
-        snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        folder = root / "curated" / SNAPSHOTS / snapshot_id
-        folder.mkdir(parents=True)
-        try:  # a contract failure fails loudly; the old snapshot stays current, this one is removed
-            built = _build_from_facts(facts_scan, staged_docs, region_dim, folder)
-            tables = {"regions": region_dim, "documents": build_documents(staged_docs, built.per_document)}
-            for name, df in tables.items():
-                _check(name, df)
-            indicator_files = _indicator_files(root, folder, built.per_day, built.latest, unfinished)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-    files = {"indicators": indicator_files, "indicator_panel": [_relative(root, f) for f in built.panel]}
+        pinned = {k: v for k, v in storage.versions(root).items() if k in INPUTS}
+    # every read below is of those versions: runs may commit meanwhile
+    facts_scan = _scan_pinned(root, pinned, INPUTS[1], PANEL_FACT_COLUMNS, unfinished)
+    staged = _scan_pinned(root, pinned, INPUTS[0], list(_staged_schema()), unfinished)
+    staged_docs = staged.collect() if staged is not None else pl.DataFrame(schema=_staged_schema())
+    staged_docs = staged_docs.sort("arrival_date").unique("doc_id", keep="last", maintain_order=True)
+    region_dim = build_regions()
+    snapshot_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    # a contract failure fails loudly before the manifest moves: the old snapshot stays current
+    built = _build_from_facts(facts_scan, staged_docs, region_dim, root)
+    tables = {"regions": region_dim, "documents": build_documents(staged_docs, built.per_document)}
     for name, df in tables.items():
-        path = folder / f"{name}.parquet"
-        df.write_parquet(path, compression="zstd")
-        files[name] = [_relative(root, path)]
+        _check(name, df)
+    for name, df in tables.items():
+        storage.write_table(df, root, "curated", name)
+    versions = pinned | {f"curated/{name}": _version(root, name) for name in SNAPSHOT_MODELS}
     rows = {name: df.height for name, df in tables.items()}
     manifest = {
         "snapshot": snapshot_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "extractor_version": EXTRACTOR_VERSION,
         "rows": {"indicator_panel": built.panel_rows} | rows | {"indicators": built.facts},
-        "tables": files,
+        "tables": {
+            name: {"path": f"curated/{name}", "version": versions.get(f"curated/{name}")} for name in TABLES
+        },
+        "versions": versions,
         "partitions": partitions,
     }
     _write_manifest(root, manifest)
-    _prune(root, keep=KEEP)
+    vacuum(root)
     return manifest
+
+
+TABLES = ("indicators", "indicator_panel", "regions", "documents")  # what consumers read (`warehouse.read`)
+INPUTS = ("staged/documents", "curated/indicators")  # the layer tables a snapshot is built from
+
+
+def _scan_pinned(
+    root: Path, pinned: dict[str, int], name: str, columns: list[str], skip: set[str]
+) -> pl.LazyFrame | None:
+    """A layer table at its pinned version (None if it had no version then)."""
+    if name not in pinned:
+        return None
+    layer, table = name.split("/", 1)
+    return storage.scan_table(root, layer, table, columns, skip, version=pinned[name])
+
+
+def _version(root: Path, name: str) -> int:
+    found = storage.version(root, "curated", name)
+    assert found is not None, name  # just written
+    return found
 
 
 def _check(name: str, df: pl.DataFrame) -> None:
     validate.check_columns(df, SNAPSHOT_MODELS[name])
     validate.validate_frame(df, SNAPSHOT_MODELS[name])
-
-
-def _relative(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 FACTS_PER_BUCKET = 250_000  # the most facts a snapshot build holds at once (more: buckets of panel keys)
@@ -262,45 +275,51 @@ PANEL_KEY = ["region_code", "year", "indicator"]
 
 @dataclass
 class BuiltFromFacts:
-    panel: list[Path]  # the panel's files, in key order (CuratedPanel rows; one per bucket)
     panel_rows: int
     per_document: pl.DataFrame  # doc_id, facts: the document's facts in the snapshot
-    per_day: dict[str, int]  # arrival date (YYYY-MM-DD): facts of that partition in the snapshot
-    latest: pl.DataFrame  # doc_id, arrival_date: the arrival whose facts the snapshot holds
     facts: int  # facts in the snapshot
 
 
 def _build_from_facts(
-    scan: pl.LazyFrame | None, staged_docs: pl.DataFrame, region_dim: pl.DataFrame, folder: Path
+    scan: pl.LazyFrame | None, staged_docs: pl.DataFrame, region_dim: pl.DataFrame, root: Path
 ) -> BuiltFromFacts:
-    """Write the panel into `folder` and count the facts, a bucket at a time: a bucket is a run of panel
-    keys in key order holding about `FACTS_PER_BUCKET` facts (every fact of a panel row, every copy of a
-    fact_id, in one bucket), its panel rows one file; memory is bounded by a bucket, not by the warehouse."""
+    """Commit the panel (curated/indicator_panel, one commit) and count the facts, a bucket at a time: a
+    bucket is a run of panel keys in key order holding about `FACTS_PER_BUCKET` facts (every fact of a panel
+    row, every copy of a fact_id, in one bucket); memory is bounded by a bucket, not by the warehouse."""
     scan = scan if scan is not None else _no_facts().lazy()
-    latest = _latest_arrivals(scan).collect(engine="streaming")
-    kept = _of_latest_arrivals(scan, latest)
+    kept = read.of_latest_arrivals(scan, staged_docs.lazy())
     keys = _key_buckets(kept)
-    files, panel_rows, per_doc, per_day = [], 0, [], []
-    buckets = keys.partition_by("bucket", maintain_order=True, include_key=False) or [keys.drop("bucket")]
-    for b, bucket_keys in enumerate(buckets):  # no facts: one empty bucket, an empty panel of the right shape
-        mine = kept.join(bucket_keys.lazy(), on=PANEL_KEY, how="semi", nulls_equal=True)
-        facts = _one_copy(mine.collect(engine="streaming"))
-        panel = build_panel(facts, staged_docs, region_dim)
-        _check("indicator_panel", panel)
-        files.append(folder / f"indicator_panel-{b:04d}.parquet")
-        panel.write_parquet(files[-1], compression="zstd")
-        panel_rows += panel.height
-        per_doc.append(facts.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("facts")))
-        per_day.append(facts.group_by("arrival_date").agg(pl.len().alias("n")))
-        del facts, panel
-    days = pl.concat(per_day).group_by("arrival_date").agg(pl.col("n").sum())
+    counts: list[pl.DataFrame] = []
+    panel_rows = [0]
+    failure: list[BaseException] = []
+
+    def panels() -> Iterator[pl.DataFrame]:
+        buckets = keys.partition_by("bucket", maintain_order=True, include_key=False) or [keys.drop("bucket")]
+        try:
+            for bucket_keys in buckets:  # no facts: one empty bucket, an empty panel of the right shape
+                mine = kept.join(bucket_keys.lazy(), on=PANEL_KEY, how="semi", nulls_equal=True)
+                facts = _one_copy(mine.collect(engine="streaming"))
+                panel = build_panel(facts, staged_docs, region_dim)
+                _check("indicator_panel", panel)
+                counts.append(facts.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("facts")))
+                panel_rows[0] += panel.height
+                del facts
+                yield panel
+        except BaseException as exc:  # raised again below as itself, not as the table writer's error
+            failure.append(exc)
+            raise
+
+    try:
+        storage.write_table(panels(), root, "curated", "indicator_panel")
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
+    per_document = pl.concat(counts).group_by("doc_id").agg(pl.col("facts").sum())
     return BuiltFromFacts(
-        panel=files,
-        panel_rows=panel_rows,
-        per_document=pl.concat(per_doc).group_by("doc_id").agg(pl.col("facts").sum()),
-        per_day={d.isoformat(): n for d, n in days.iter_rows()},
-        latest=latest,
-        facts=int(days["n"].sum()),
+        panel_rows=panel_rows[0],
+        per_document=per_document,
+        facts=int(per_document["facts"].sum()),
     )
 
 
@@ -311,16 +330,6 @@ def _key_buckets(facts: pl.LazyFrame) -> pl.DataFrame:
     return counts.with_columns(bucket=(pl.col("n").cum_sum() - pl.col("n")) // FACTS_PER_BUCKET).drop("n")
 
 
-def _latest_arrivals(facts: pl.LazyFrame) -> pl.LazyFrame:
-    """Each document's latest arrival among the partitions holding its facts (doc_id, arrival_date)."""
-    return facts.group_by("doc_id").agg(pl.col("arrival_date").max())
-
-
-def _of_latest_arrivals(facts: pl.LazyFrame, latest: pl.DataFrame) -> pl.LazyFrame:
-    """The facts of each document's latest arrival (`latest`: doc_id, arrival_date), in their order."""
-    return facts.join(latest.lazy(), on=["doc_id", "arrival_date"], how="semi", maintain_order="left")
-
-
 def _one_copy(facts: pl.DataFrame) -> pl.DataFrame:
     """Each fact once; facts of partitions published before roles existed are values."""
     out = facts.unique("fact_id", keep="last", maintain_order=True)
@@ -329,11 +338,10 @@ def _one_copy(facts: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def latest_facts(facts: pl.DataFrame) -> pl.DataFrame:
-    """Each document's facts from its latest arrival only (an earlier arrival may hold facts of another
-    extractor version), each fact once; facts of partitions published before roles existed are values."""
-    latest = _latest_arrivals(facts.lazy()).collect()
-    return _one_copy(_of_latest_arrivals(facts.lazy(), latest).collect())
+def latest_facts(facts: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """Each document's facts from its latest arrival (`documents`: doc_id, arrival_date of that arrival)
+    only: an earlier arrival may hold facts of another extractor version; each fact once."""
+    return _one_copy(read.of_latest_arrivals(facts.lazy(), documents.lazy()).collect())
 
 
 PANEL_FACT_COLUMNS = [  # what the snapshot reads of curated/indicators (not evidence, mention, rule: large)
@@ -346,52 +354,23 @@ def _no_facts() -> pl.DataFrame:
     return pl.DataFrame(schema={c: t for c, t in _facts_schema().items() if c in PANEL_FACT_COLUMNS})
 
 
-def _indicator_files(
-    root: Path, folder: Path, kept_by_day: dict[str, int], latest: pl.DataFrame, skip: set[str]
-) -> list[str]:
-    """The snapshot's curated/indicators files, one per partition (but the dates in `skip`): a hard link to
-    the published file, or, for a partition holding facts of a document that arrived again later (its
-    facts in the snapshot, `kept_by_day`, are fewer than its rows), a copy without them."""
-    out = []
-    for part in sorted(
-        storage.layer_path(root, "curated", "indicators").glob(f"arrival_date=*/{storage.PART_FILE}")
-    ):
-        day = part.parent.name.split("=", 1)[1]
-        if day in skip:
-            continue
-        target = folder / "indicators" / part.parent.name / storage.PART_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        written = pl.scan_parquet(part)
-        same_rows = written.select(pl.len()).collect().item() == kept_by_day.get(day, 0)
-        same_columns = written.collect_schema().names() == [c for c in _facts_schema() if c != "arrival_date"]
-        if same_rows and same_columns:  # else: an earlier copy to leave out, or an older file layout
-            os.link(part, target)
-        else:
-            mine_docs = latest.filter(pl.col("arrival_date") == date.fromisoformat(day)).select("doc_id")
-            mine = _one_copy(written.join(mine_docs.lazy(), on="doc_id", how="semi").collect())
-            mine.write_parquet(target, compression="zstd")
-        out.append(_relative(root, target))
-    return out
-
-
 def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    storage.write_text_atomically(
-        root / "curated" / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1)
-    )
+    """The manifest into the snapshot history (``_snapshots/<id>.json``), then made current, atomically."""
+    text = json.dumps(manifest, ensure_ascii=False, indent=1)
+    storage.write_text_atomically(root / "curated" / SNAPSHOTS / f"{manifest['snapshot']}.json", text)
+    storage.write_text_atomically(root / "curated" / MANIFEST, text)
 
 
-def _prune(root: Path, keep: int, grace: float = GRACE_S) -> None:
-    """Remove snapshots older than the last `keep`, once superseded for `grace` seconds (a reader that
-    pinned one with `read.snapshot` has that long to finish reading it)."""
-    folders = sorted((root / "curated" / SNAPSHOTS).iterdir())
-    now = datetime.now(UTC)
-    for old, successor in zip(folders[:-keep], folders[1:], strict=False):
-        try:
-            superseded = datetime.strptime(successor.name[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-        except ValueError:  # not a snapshot folder
-            continue
-        if (now - superseded).total_seconds() > grace:
-            shutil.rmtree(old, ignore_errors=True)
+def vacuum(root: Path, retention_hours: float = storage.RETENTION_HOURS) -> dict[str, int]:
+    """Delete what no snapshot of the last `retention_hours` needs: the tables' unneeded files
+    (`storage.vacuum`) and the history's manifests older than that (the current one always stays)."""
+    deleted = storage.vacuum(root, retention_hours)
+    cutoff = datetime.now(UTC).timestamp() - retention_hours * 3600
+    current = (_manifest(root) or {}).get("snapshot")
+    for path in sorted((Path(root) / "curated" / SNAPSHOTS).glob("*.json")):
+        if path.stem != current and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+    return deleted
 
 
 def _facts_schema() -> dict[str, Any]:

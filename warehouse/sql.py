@@ -1,4 +1,4 @@
-"""SQL over the current snapshot with DuckDB: one relation per curated table, from the manifest's files.
+"""SQL over the current snapshot with DuckDB: one relation per curated table, at the manifest's versions.
 
 The connection is read-only towards the file system: the snapshot's files are scanned through Arrow
 datasets registered before DuckDB's external access is switched off and the setting locked, so a statement
@@ -15,47 +15,47 @@ from typing import Any
 import polars as pl
 
 from warehouse import read
-from warehouse.objectstore import S3, ObjectStore, is_s3
+from warehouse.objectstore import ObjectStore
 
 
 def connect(root: str | Path, store: ObjectStore | None = None) -> Any:
     """An in-memory DuckDB connection over one snapshot: indicators, indicator_panel, regions and
     documents, and the indicator catalog as `catalog` (code, name_zh, unit, definition, typical_cues,
-    not_this). File access is off once they are registered. An ``s3://`` root is read through pyarrow's
-    S3 file system (`store`, else the ``AWS_*`` environment): DuckDB's httpfs extension is not needed."""
+    not_this). Each table is the Delta table at the version the manifest records, scanned through Arrow
+    (`deltalake`; DuckDB's delta and httpfs extensions are not needed), an ``s3://`` root with `store` (else
+    the ``AWS_*`` environment). File access is off once they are registered."""
     import duckdb
-    import pyarrow as pa
-    import pyarrow.dataset as ds
 
     snap = read.snapshot(root, store)
-    filesystem = snap.store.arrow_filesystem() if snap.store else None
     con = duckdb.connect()
     con.register("catalog", read.catalog_table().collect().to_arrow())
     for name in read.TABLES:
-        files = [_dataset_path(read._join(root, f)) for f in snap.manifest["tables"][name]]
-        if name == "indicators" and not files:  # nothing published yet: an empty table of the right shape
-            from warehouse.extract import FACT_SCHEMA
-
-            con.register(name, pl.DataFrame(schema=FACT_SCHEMA).to_arrow())
-        elif name == "indicators":  # hive folders arrival_date=YYYY-MM-DD/part-0.parquet
-            base = str(Path(files[0]).parent.parent)
-            part = ds.partitioning(pa.schema([("arrival_date", pa.date32())]), flavor="hive")
-            dataset = ds.dataset(
-                files, format="parquet", partitioning=part, partition_base_dir=base, filesystem=filesystem
-            )
-            con.register(name, dataset)
-        else:
-            con.register(name, ds.dataset(files, format="parquet", filesystem=filesystem))
+        con.register(f"_{name}" if name == "indicators" else name, _dataset(snap, name))
+    # a document that arrived again: the facts of its latest arrival only (as `read.indicators`)
+    con.execute(
+        "CREATE TEMP VIEW indicators AS SELECT f.* FROM _indicators f "
+        "SEMI JOIN documents d ON f.doc_id = d.doc_id AND f.arrival_date = d.arrival_date"
+    )
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
 
 
-def _dataset_path(location: str) -> str:
-    """What pyarrow's file systems take: ``bucket/key`` for s3://, a local path for file://."""
-    if is_s3(location):
-        return location[len(S3) :]
-    return location.removeprefix("file://")
+def _dataset(snap: read.Snapshot, name: str) -> Any:
+    """A snapshot table as an Arrow dataset of its Delta table at the manifest's version."""
+    from deltalake import DeltaTable
+
+    entry = snap.manifest["tables"][name]
+    read._table_at_version(snap, name)  # an old manifest is refused with its explanation
+    if entry["version"] is None:  # nothing written yet: an empty table of the right shape
+        from warehouse.extract import FACT_SCHEMA
+
+        return pl.DataFrame(schema=FACT_SCHEMA).to_arrow()
+    options = snap.store.polars_options() if snap.store else None
+    table = DeltaTable(
+        read._join(snap.root, entry["path"]), version=entry["version"], storage_options=options
+    )
+    return table.to_pyarrow_dataset()
 
 
 def query(root: str | Path, statement: str, store: ObjectStore | None = None) -> pl.DataFrame:

@@ -1,12 +1,15 @@
-"""Layer paths and atomic Parquet writes.
+"""Layer tables as Delta Lake tables, and the staging files a run audits before it commits.
 
-Every table lives at ``<root>/<layer>/<table>/arrival_date=YYYY-MM-DD/part-0.parquet`` (hive style).
-`layer_path` is the one function that builds these paths; writes go to a temporary file in the same
-folder and are renamed into place, so readers never see half a file.
+Every layer table is a Delta table at ``<root>/<layer>/<table>/``, partitioned by arrival date: data files
+under ``arrival_date=YYYY-MM-DD/``, commits in ``_delta_log/``. Each commit is a version; readers see one
+version whole and may time-travel to an older one (`scan_table(version=…)`, polars ``scan_delta``,
+``deltalake.DeltaTable``). The consumer snapshot records the versions it is made of (`warehouse.snapshot`).
 
-Write-audit-publish: a run first writes every table of its partition under a staging root
-(``<root>/_staging/<run_id>/``, same layout, outside the reader paths), audits what it wrote, and only
-then moves each file into place with `publish_staged` (renames on the same filesystem).
+Write-audit-publish: a run first writes every table of its partition as plain Parquet under a staging root
+(``<root>/_staging/<run_id>/<layer>/<table>/arrival_date=YYYY-MM-DD/part-0.parquet``, outside the tables),
+audits what it wrote, and only then `publish_staged` makes one commit per table that replaces exactly that
+partition (an overwrite with the predicate ``arrival_date = 'YYYY-MM-DD'``); a failed audit commits
+nothing. `vacuum` deletes the files no version younger than the retention (`RETENTION_HOURS`) needs.
 """
 
 from __future__ import annotations
@@ -14,21 +17,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
+import itertools
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError
+
+from warehouse.settings import RETENTION_HOURS
 
 LAYERS = ("raw", "staged", "curated", "quarantine")
 STAGING = "_staging"
 AUDIT = "_audit"
-PART_FILE = "part-0.parquet"
+PART_FILE = "part-0.parquet"  # a staged partition's file
+PARTITION = "arrival_date"  # the partition column of every layer table
+DELTA_LOG = "_delta_log"
+WRITER = WriterProperties(compression="ZSTD")
 
 
 def layer_path(root: Path, layer: str, table: str, arrival_date: date | None = None) -> Path:
@@ -89,11 +102,106 @@ def write_text_atomically(target: Path, text: str) -> Path:
     return replace_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> Path:
-    """Replace one partition of a table atomically with `df` (the partition column is not stored)."""
-    target = layer_path(root, layer, table, arrival_date) / PART_FILE
-    frame = df.drop("arrival_date", strict=False)
-    return replace_atomically(target, lambda tmp: frame.write_parquet(tmp, compression="zstd"))
+def table_path(root: Path, layer: str, table: str) -> Path:
+    """The folder of a layer table: a Delta table (data files by partition, commits in ``_delta_log``)."""
+    return layer_path(root, layer, table)
+
+
+def is_table(path: Path) -> bool:
+    return (Path(path) / DELTA_LOG).is_dir()
+
+
+def version(root: Path, layer: str, table: str) -> int | None:
+    """The table's current version (its latest commit), or None if it was never written."""
+    path = table_path(root, layer, table)
+    return DeltaTable(str(path)).version() if is_table(path) else None
+
+
+def versions(root: Path) -> dict[str, int]:
+    """The current version of every table under `root` (layer tables and the snapshot's), by path
+    (``curated/indicators``)."""
+    out = {}
+    for layer in LAYERS:
+        for log in sorted((Path(root) / layer).glob(f"**/{DELTA_LOG}")):
+            out[log.parent.relative_to(root).as_posix()] = DeltaTable(str(log.parent)).version()
+    return out
+
+
+COMMIT_ATTEMPTS = 5  # a commit that loses a race for its partition is redone this many times at most
+
+
+class ConcurrentCommitError(RuntimeError):
+    """Another writer kept committing to the same partition: this commit was redone COMMIT_ATTEMPTS times."""
+
+
+def commit_partition(
+    root: Path, layer: str, table: str, arrival_date: date, data: Callable[[], pa.RecordBatchReader]
+) -> None:
+    """One Delta commit replacing the `arrival_date` partition of a table with the rows `data()` streams
+    (that date's rows, a batch at a time: a partition larger than memory is never held whole). The table
+    is created by its first commit; columns new to it are added (older partitions read them as null).
+    Readers see the old partition or the new one: data files are written first, the commit names them.
+    Commits to other partitions never conflict (Delta retries them itself); when another writer commits
+    to the same partition meanwhile, the commit is redone from `data()` (the later one wins, whole), and
+    after `COMMIT_ATTEMPTS` it fails with ConcurrentCommitError."""
+    path = table_path(root, layer, table)
+    path.mkdir(parents=True, exist_ok=True)
+    predicate = f"{PARTITION} = '{arrival_date.isoformat()}'"
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            write_deltalake(
+                str(path), data(), mode="overwrite", partition_by=[PARTITION], predicate=predicate,
+                schema_mode="merge", writer_properties=WRITER,
+            )  # fmt: skip
+            return
+        except CommitFailedError as exc:
+            if attempt == COMMIT_ATTEMPTS:
+                raise ConcurrentCommitError(
+                    f"{layer}/{table} {arrival_date}: other writers committed to this partition "
+                    f"{COMMIT_ATTEMPTS} times while it was written; nothing of this write was committed"
+                ) from exc
+            time.sleep(0.05 * attempt)
+        except OSError as exc:
+            raise _explained(exc, path) from exc
+        except Exception as exc:  # delta-rs reports a full disk in its own exception types
+            if "No space left on device" in str(exc):
+                raise OSError(errno.ENOSPC, f"disk full while writing {path}; nothing was published") from exc
+            raise
+
+
+def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Path, layer: str, table: str) -> None:
+    """One commit replacing a whole unpartitioned table (the snapshot's tables) with `df`, or with the frames
+    an iterator yields (written as they come: one in memory at a time; all of the same columns)."""
+    frames = iter([df]) if isinstance(df, pl.DataFrame) else df
+    first = _arrow(next(frames))
+    batches = itertools.chain(first.to_batches(), (b for f in frames for b in _arrow(f).to_batches()))
+    path = table_path(root, layer, table)
+    path.mkdir(parents=True, exist_ok=True)
+    reader = pa.RecordBatchReader.from_batches(first.schema, batches)
+    write_deltalake(str(path), reader, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER)
+
+
+def _arrow(df: pl.DataFrame) -> pa.Table:
+    """`df` as Arrow without view types (string_view, binary_view: not Delta types)."""
+    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _dated(schema: pa.Schema, batches: Iterable[pa.RecordBatch], day: date) -> pa.RecordBatchReader:
+    """`batches` with the partition column added (the staging files do not store it)."""
+    out = schema.append(pa.field(PARTITION, pa.date32()))
+    value = pa.scalar(day, pa.date32())
+    dated = (
+        pa.RecordBatch.from_arrays([*b.columns, pa.repeat(value, b.num_rows)], schema=out) for b in batches
+    )
+    return pa.RecordBatchReader.from_batches(out, dated)
+
+
+def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> None:
+    """Replace one partition of a table with `df` in one commit (see `commit_partition`)."""
+    frame = _arrow(df.drop(PARTITION, strict=False))
+    commit_partition(
+        root, layer, table, arrival_date, lambda: _dated(frame.schema, frame.to_batches(), arrival_date)
+    )
 
 
 class PartitionAppender:
@@ -140,49 +248,87 @@ class PartitionAppender:
         self._open.clear()
 
 
-def clear_partition(root: Path, layer: str, table: str, arrival_date: date) -> None:
-    """Remove a partition (used when a rerun produces no rows for it)."""
-    shutil.rmtree(layer_path(root, layer, table, arrival_date), ignore_errors=True)
-
-
-def read_table(root: Path, layer: str, table: str, skip: Container[str] = ()) -> pl.DataFrame | None:
-    """All partitions of a table (but the dates, YYYY-MM-DD, in `skip`) with `arrival_date` restored as a
-    Date column; None if never written."""
-    folder = layer_path(root, layer, table)
-    files = [f for f in sorted(folder.glob(f"arrival_date=*/{PART_FILE}")) if f.parent.name[13:] not in skip]
-    if not files:
-        return None
-    frames = [
-        pl.read_parquet(f).with_columns(
-            pl.lit(date.fromisoformat(f.parent.name.split("=", 1)[1])).alias("arrival_date")
-        )
-        for f in files
-    ]
-    return pl.concat(frames, how="diagonal_relaxed")
-
-
 def scan_table(
-    root: Path, layer: str, table: str, columns: list[str] | None = None, skip: Container[str] = ()
+    root: Path,
+    layer: str,
+    table: str,
+    columns: list[str] | None = None,
+    skip: Collection[str] = (),
+    version: int | None = None,
 ) -> pl.LazyFrame | None:
-    """Like `read_table`, lazily, reading only `columns` (with `arrival_date`); partitions of an older
-    column layout are aligned by name. One scan per column layout (usually one over every partition):
-    a scan per file costs a plan node each (1,000 partitions: 10 s against 0.5 s). None if never written."""
-    folder = layer_path(root, layer, table)
-    files = [f for f in sorted(folder.glob(f"arrival_date=*/{PART_FILE}")) if f.parent.name[13:] not in skip]
-    if not files:
+    """A table at `version` (default: the latest), lazily, with `arrival_date` last, only `columns` (and
+    `arrival_date`) when given, without the partitions of the dates (YYYY-MM-DD) in `skip`; None if never
+    written. Partitions written before a column existed read it as null."""
+    path = table_path(root, layer, table)
+    if not is_table(path):
+        _refuse_plain_parquet(path)
         return None
-    layouts: dict[tuple[tuple[str, pl.DataType], ...], list[Path]] = {}
-    for f in files:
-        layouts.setdefault(tuple(pl.read_parquet_schema(f).items()), []).append(f)
-    frames = []
-    for layout, group in layouts.items():
-        scan = pl.scan_parquet(group, hive_partitioning=True, hive_schema={"arrival_date": pl.Date})
-        if columns is not None:
-            present = {name for name, _ in layout}
-            keep = [c for c in columns if c in present and c != "arrival_date"]
-            scan = scan.select([*keep, "arrival_date"])
-        frames.append(scan)
-    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    scan = pl.scan_delta(str(path), version=version)
+    if skip:
+        scan = scan.filter(~pl.col(PARTITION).is_in(sorted(date.fromisoformat(d) for d in skip)))
+    every = scan.collect_schema().names()
+    names = [c for c in every if c != PARTITION]
+    keep = names if columns is None else [c for c in columns if c in names]
+    return scan.select([*keep, *(c for c in every if c == PARTITION)])
+
+
+def read_table(
+    root: Path, layer: str, table: str, skip: Collection[str] = (), version: int | None = None
+) -> pl.DataFrame | None:
+    """Every partition of a table (but the dates in `skip`) at `version`, `arrival_date` last; None if never
+    written."""
+    scan = scan_table(root, layer, table, skip=skip, version=version)
+    return None if scan is None else scan.collect()
+
+
+def read_partition(
+    root: Path, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
+) -> pl.DataFrame | None:
+    """One published partition (only `columns`, when given), or None if it holds no rows."""
+    scan = scan_table(root, layer, table, columns)
+    df = None if scan is None else scan.filter(pl.col(PARTITION) == arrival_date).collect()
+    return df if df is not None and df.height else None
+
+
+def _refuse_plain_parquet(path: Path) -> None:
+    """A table folder of plain Parquet partitions (written before layers were Delta tables) is not read as
+    empty: it must be converted first."""
+    if any(path.glob(f"arrival_date=*/{PART_FILE}")):
+        raise RuntimeError(
+            f"{path} holds plain Parquet partitions of an earlier warehouse version, not a Delta table: "
+            "convert the root once with `python -m warehouse migrate --root ROOT`"
+        )
+
+
+def migrate_plain_parquet(root: Path) -> dict[str, int]:
+    """Convert every plain-Parquet layer table under `root` (``arrival_date=…/part-0.parquet``, the layout
+    before Delta tables) into a Delta table, one commit per partition, removing each file once committed;
+    partitions converted per table. Idempotent: a converted table has no such files left."""
+    done: dict[str, int] = {}
+    for layer in LAYERS:
+        for source in sorted((Path(root) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
+            table = source.parent.parent.relative_to(Path(root) / layer).as_posix()
+            day = date.fromisoformat(source.parent.name.split("=", 1)[1])
+            commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
+            source.unlink()
+            with contextlib.suppress(OSError):
+                source.parent.rmdir()
+            done[f"{layer}/{table}"] = done.get(f"{layer}/{table}", 0) + 1
+    return done
+
+
+def vacuum(root: Path, retention_hours: float = RETENTION_HOURS) -> dict[str, int]:
+    """Delete the data files of every table that no version younger than `retention_hours` needs (replaced
+    partitions, older snapshots, files of writes that never committed); files deleted per table. A reader
+    can time-travel to any version of the retention window, no further."""
+    out = {}
+    for name in versions(root):
+        table = DeltaTable(str(Path(root) / name))
+        deleted = table.vacuum(
+            retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False
+        )
+        out[name] = len(deleted)
+    return out
 
 
 def staging_root(root: Path, run_id: str) -> Path:
@@ -230,7 +376,6 @@ def prune_staging(
     """Remove the staging folders of runs that died (lease free, no failed audit), and any staging folder
     nothing has written to for `older_than` seconds (a failed audit's, kept that long for inspection); never
     one named in `keep` (an unfinished publish needs it). Returns what was removed."""
-    import time
 
     folder = Path(root) / STAGING
     removed: list[Path] = []
@@ -251,42 +396,21 @@ def prune_staging(
     return removed  # the _staging folder itself stays: a run may be creating its folder in it right now
 
 
-def publish_staged(staging: Path, root: Path) -> list[Path]:
-    """Move every partition file under `staging` into the reader paths, layer by layer (raw, staged,
-    curated, quarantine: a table after the tables it refers to), each by an atomic rename over the published
-    file, then remove `staging`. Files already moved are skipped, so calling this again completes a publish
-    that a crash interrupted."""
-    moved = []
-    for layer in LAYERS:
-        for source in sorted((Path(staging) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
-            target = Path(root) / source.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(source, target)
-            except FileNotFoundError:  # moved meanwhile by another completion of the same publish
-                continue
-            moved.append(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    with contextlib.suppress(OSError):  # the shared _staging folder goes once it is empty
-        Path(staging).parent.rmdir()
-    return moved
-
-
-def read_partition(
-    root: Path, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
+def read_staged(
+    staging: Path, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
 ) -> pl.DataFrame | None:
-    """One partition (only `columns`, when given) with `arrival_date` restored, or None if it was never
-    written."""
-    path = layer_path(root, layer, table, arrival_date) / PART_FILE
+    """One staged partition file (only `columns`, when given) with `arrival_date` restored, or None if it
+    was never written."""
+    path = layer_path(staging, layer, table, arrival_date) / PART_FILE
     if not path.exists():
         return None
-    return pl.read_parquet(path, columns=columns).with_columns(pl.lit(arrival_date).alias("arrival_date"))
+    return pl.read_parquet(path, columns=columns).with_columns(pl.lit(arrival_date).alias(PARTITION))
 
 
-def iter_partition(root: Path, layer: str, table: str, arrival_date: date) -> Iterator[pl.DataFrame]:
-    """One partition row group by row group (a chunk at a time), `arrival_date` restored; nothing if it was
-    never written."""
-    path = layer_path(root, layer, table, arrival_date) / PART_FILE
+def iter_staged(staging: Path, layer: str, table: str, arrival_date: date) -> Iterator[pl.DataFrame]:
+    """One staged partition row group by row group (a chunk at a time), `arrival_date` restored; nothing if
+    it was never written."""
+    path = layer_path(staging, layer, table, arrival_date) / PART_FILE
     if not path.exists():
         return
     file = pq.ParquetFile(path)
@@ -296,4 +420,31 @@ def iter_partition(root: Path, layer: str, table: str, arrival_date: date) -> It
     for group in groups:
         df = pl.from_arrow(group)
         assert isinstance(df, pl.DataFrame)
-        yield df.with_columns(pl.lit(arrival_date).alias("arrival_date"))
+        yield df.with_columns(pl.lit(arrival_date).alias(PARTITION))
+
+
+def _staged_reader(path: Path, day: date) -> pa.RecordBatchReader:
+    """A staged partition file as a stream of batches (a row group at a time), the partition column added."""
+    file = pq.ParquetFile(path)
+    return _dated(file.schema_arrow, file.iter_batches(), day)
+
+
+def publish_staged(staging: Path, root: Path) -> list[str]:
+    """Commit every partition file under `staging` into its table, layer by layer (raw, staged, curated,
+    quarantine: a table after the tables it refers to), one commit per table replacing the partition, then
+    remove `staging`; the tables committed. Calling this again after a crash commits the same files again (a
+    replace is idempotent), which completes the publish."""
+    committed = []
+    for layer in LAYERS:
+        for source in sorted((Path(staging) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
+            table = source.parent.parent.relative_to(Path(staging) / layer).as_posix()
+            day = date.fromisoformat(source.parent.name.split("=", 1)[1])
+            try:
+                commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
+            except FileNotFoundError:  # committed meanwhile by another completion of the same publish
+                continue
+            committed.append(f"{layer}/{table}")
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the shared _staging folder goes once it is empty
+        Path(staging).parent.rmdir()
+    return committed
