@@ -292,3 +292,59 @@ def test_a_dask_executor_names_its_scheduler(executor, address):
 
     check_executor(executor)
     assert dask_address(executor) == address
+
+
+def test_migrate_converts_a_plain_parquet_root_and_rebuilds_its_snapshot(sample_run, tmp_path):
+    """A root of the layout before Delta tables (arrival_date=…/part-0.parquet files, a manifest listing
+    files) is refused by readers, then converted in place by `warehouse migrate` with the same rows."""
+    import shutil
+
+    from warehouse import snapshot, storage
+
+    old = tmp_path / "old"
+    for name in storage.versions(sample_run):
+        layer, table = name.split("/", 1)
+        if name.startswith("curated/") and table in snapshot.SNAPSHOT_MODELS:
+            continue  # the snapshot's tables were files of its snapshot folder
+        df = storage.read_table(sample_run, layer, table)
+        for (day,), part in df.partition_by("arrival_date", as_dict=True).items():
+            path = storage.layer_path(old, layer, table, day) / storage.PART_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part.drop("arrival_date").write_parquet(path)
+    shutil.copytree(sample_run / "_ledger", old / "_ledger")
+    (old / "curated" / snapshot.SNAPSHOTS / "20250101T000000-abcdef").mkdir(parents=True)
+    manifest = {"snapshot": "20250101T000000-abcdef", "tables": {"indicator_panel": ["x.parquet"]}}
+    (old / "curated" / snapshot.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="warehouse migrate"):
+        read.panel(old)
+    done = runner.invoke(app, ["migrate", "--root", str(old)])
+    assert done.exit_code == 0, done.output
+    assert "curated/indicators" in done.output and not list(old.rglob(storage.PART_FILE))
+    for name in ("indicators", "indicator_panel", "documents"):
+        key = {"indicators": "fact_id", "documents": "doc_id"}.get(name, "chosen_fact_id")
+        got, want = (
+            read.table(name, old).collect().sort(key),
+            read.table(name, sample_run).collect().sort(key),
+        )
+        assert got.select(want.columns).equals(want), name
+    again = runner.invoke(app, ["migrate", "--root", str(old)])
+    assert again.exit_code == 0 and "(no rows)" in again.output  # converted already: nothing to do
+
+
+def test_vacuum_command_deletes_replaced_files_past_the_retention(sample_run, tmp_path):
+    import shutil
+
+    from warehouse import snapshot
+
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    snapshot.publish(root)  # the first snapshot's panel, regions and documents are replaced
+    kept = runner.invoke(app, ["vacuum", "--root", str(root)])
+    assert kept.exit_code == 0 and "curated/indicator_panel" in kept.output
+    done = runner.invoke(app, ["vacuum", "--root", str(root), "--retention-hours", "0"])
+    assert done.exit_code == 0, done.output
+    row = next(line for line in done.output.splitlines() if "curated/indicator_panel" in line)
+    assert row.split()[-2] == "1"  # one file deleted
+    assert read.panel(root).collect().height > 0
+    bad = runner.invoke(app, ["vacuum", "--root", str(root), "--retention-hours", "-1"])
+    assert bad.exit_code == 2 and "zero or more" in bad.output
