@@ -129,14 +129,21 @@ def _scan(
     return lf
 
 
-def _table_at_version(snap: Snapshot, name: str) -> pl.LazyFrame:
-    """A snapshot table as the Delta table at the version the manifest records."""
+def table_entry(snap: Snapshot, name: str) -> dict[str, Any]:
+    """A table's entry in the manifest (`path`, `version`); a manifest of the layout before Delta tables
+    (file lists) is refused with what to do."""
     entry = snap.manifest["tables"][name]
     if not isinstance(entry, dict):
         raise RuntimeError(
             f"the snapshot under {snap.root} was written by an earlier warehouse version: convert the root "
             "with `python -m warehouse migrate --root ROOT`"
         )
+    return entry
+
+
+def _table_at_version(snap: Snapshot, name: str) -> pl.LazyFrame:
+    """A snapshot table as the Delta table at the version the manifest records."""
+    entry = table_entry(snap, name)
     if entry["version"] is None:  # nothing of it was ever written (no facts yet): empty, of the right shape
         from warehouse.extract import FACT_SCHEMA
 

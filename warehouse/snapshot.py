@@ -211,7 +211,7 @@ def _publish(root: Path) -> dict[str, Any]:
     with ledger.root_lock(root, shared=True):  # the versions and the unfinished dates, read at one moment
         unfinished = ledger.pending_publishes(root)
         partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
-        pinned = {k: v for k, v in storage.versions(root).items() if k in INPUTS}
+        pinned = {name: v for name in INPUTS if (v := storage.version(root, *name.split("/", 1))) is not None}
     # every read below is of those versions: runs may commit meanwhile
     facts_scan = _scan_pinned(root, pinned, INPUTS[1], PANEL_FACT_COLUMNS, unfinished)
     staged = _scan_pinned(root, pinned, INPUTS[0], list(_staged_schema()), unfinished)
@@ -234,7 +234,8 @@ def _publish(root: Path) -> dict[str, Any]:
         "extractor_version": EXTRACTOR_VERSION,
         "rows": {"indicator_panel": built.panel_rows} | rows | {"indicators": built.facts},
         "tables": {
-            name: {"path": f"curated/{name}", "version": versions.get(f"curated/{name}")} for name in TABLES
+            name: {"path": f"curated/{name}", "version": versions.get(f"curated/{name}")}
+            for name in read.TABLES
         },
         "versions": versions,
         "partitions": partitions,
@@ -244,7 +245,6 @@ def _publish(root: Path) -> dict[str, Any]:
     return manifest
 
 
-TABLES = ("indicators", "indicator_panel", "regions", "documents")  # what consumers read (`warehouse.read`)
 INPUTS = ("staged/documents", "curated/indicators")  # the layer tables a snapshot is built from
 
 

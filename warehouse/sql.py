@@ -45,12 +45,9 @@ def _dataset(snap: read.Snapshot, name: str) -> Any:
     """A snapshot table as an Arrow dataset of its Delta table at the manifest's version."""
     from deltalake import DeltaTable
 
-    entry = snap.manifest["tables"][name]
-    read._table_at_version(snap, name)  # an old manifest is refused with its explanation
-    if entry["version"] is None:  # nothing written yet: an empty table of the right shape
-        from warehouse.extract import FACT_SCHEMA
-
-        return pl.DataFrame(schema=FACT_SCHEMA).to_arrow()
+    entry = read.table_entry(snap, name)
+    if entry["version"] is None:  # nothing written yet: the read API's empty table of the right shape
+        return read._table_at_version(snap, name).collect().to_arrow()
     options = snap.store.polars_options() if snap.store else None
     table = DeltaTable(
         read._join(snap.root, entry["path"]), version=entry["version"], storage_options=options

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 import pyarrow as pa
@@ -60,12 +61,8 @@ def replace_atomically(target: Path, write: Callable[[Path], object]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, target)
-    except OSError as exc:
-        raise _explained(exc, target) from exc
-    except Exception as exc:  # polars and pyarrow report a full disk in their own exception types
-        if "No space left on device" in str(exc):
-            raise OSError(errno.ENOSPC, f"disk full while writing {target}; nothing was published") from exc
-        raise
+    except Exception as exc:
+        _raise_explained(exc, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
@@ -82,7 +79,7 @@ def append_line(path: Path, line: str) -> None:
             written = os.write(fd, data)
         except OSError as exc:
             os.ftruncate(fd, size)
-            raise _explained(exc, path) from exc
+            _raise_explained(exc, path)
         if written != len(data):
             os.ftruncate(fd, size)
             raise OSError(
@@ -92,10 +89,19 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
-def _explained(exc: OSError, path: Path) -> OSError:
-    if exc.errno == errno.ENOSPC:
+def _explained(exc: Exception, path: Path) -> Exception:
+    """A full disk said in words (an OSError ENOSPC, or polars', pyarrow's or delta-rs' own exception types
+    carrying the OS message); any other error as it is."""
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc):
         return OSError(errno.ENOSPC, f"disk full while writing {path}; nothing was published", str(path))
     return exc
+
+
+def _raise_explained(exc: Exception, path: Path) -> NoReturn:
+    explained = _explained(exc, path)
+    if explained is exc:
+        raise exc
+    raise explained from exc
 
 
 def write_text_atomically(target: Path, text: str) -> Path:
@@ -161,12 +167,8 @@ def commit_partition(
                     f"{COMMIT_ATTEMPTS} times while it was written; nothing of this write was committed"
                 ) from exc
             time.sleep(0.05 * attempt)
-        except OSError as exc:
-            raise _explained(exc, path) from exc
-        except Exception as exc:  # delta-rs reports a full disk in its own exception types
-            if "No space left on device" in str(exc):
-                raise OSError(errno.ENOSPC, f"disk full while writing {path}; nothing was published") from exc
-            raise
+        except Exception as exc:
+            _raise_explained(exc, path)
 
 
 def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Path, layer: str, table: str) -> None:
@@ -228,7 +230,7 @@ class PartitionAppender:
         try:
             writer.write_table(frame.cast(writer.schema))
         except OSError as exc:
-            raise _explained(exc, tmp) from exc
+            _raise_explained(exc, tmp)
 
     def close(self) -> list[Path]:
         """Finish every file and rename it into place; the paths written."""
@@ -305,16 +307,22 @@ def migrate_plain_parquet(root: Path) -> dict[str, int]:
     before Delta tables) into a Delta table, one commit per partition, removing each file once committed;
     partitions converted per table. Idempotent: a converted table has no such files left."""
     done: dict[str, int] = {}
-    for layer in LAYERS:
-        for source in sorted((Path(root) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
-            table = source.parent.parent.relative_to(Path(root) / layer).as_posix()
-            day = date.fromisoformat(source.parent.name.split("=", 1)[1])
-            commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
-            source.unlink()
-            with contextlib.suppress(OSError):
-                source.parent.rmdir()
-            done[f"{layer}/{table}"] = done.get(f"{layer}/{table}", 0) + 1
+    for layer, table, day, source in _partition_files(root):
+        commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
+        source.unlink()
+        with contextlib.suppress(OSError):
+            source.parent.rmdir()
+        done[f"{layer}/{table}"] = done.get(f"{layer}/{table}", 0) + 1
     return done
+
+
+def _partition_files(base: Path) -> Iterator[tuple[str, str, date, Path]]:
+    """Every ``<layer>/<table>/arrival_date=…/part-0.parquet`` under `base` (a staging root, or a root of
+    the plain-Parquet layout), layer by layer in `LAYERS` order: (layer, table, date, file)."""
+    for layer in LAYERS:
+        for source in sorted((Path(base) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
+            table = source.parent.parent.relative_to(Path(base) / layer).as_posix()
+            yield layer, table, date.fromisoformat(source.parent.name.split("=", 1)[1]), source
 
 
 def vacuum(root: Path, retention_hours: float = RETENTION_HOURS) -> dict[str, int]:
@@ -435,15 +443,12 @@ def publish_staged(staging: Path, root: Path) -> list[str]:
     remove `staging`; the tables committed. Calling this again after a crash commits the same files again (a
     replace is idempotent), which completes the publish."""
     committed = []
-    for layer in LAYERS:
-        for source in sorted((Path(staging) / layer).glob(f"**/arrival_date=*/{PART_FILE}")):
-            table = source.parent.parent.relative_to(Path(staging) / layer).as_posix()
-            day = date.fromisoformat(source.parent.name.split("=", 1)[1])
-            try:
-                commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
-            except FileNotFoundError:  # committed meanwhile by another completion of the same publish
-                continue
-            committed.append(f"{layer}/{table}")
+    for layer, table, day, source in _partition_files(staging):
+        try:
+            commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
+        except FileNotFoundError:  # committed meanwhile by another completion of the same publish
+            continue
+        committed.append(f"{layer}/{table}")
     shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):  # the shared _staging folder goes once it is empty
         Path(staging).parent.rmdir()
