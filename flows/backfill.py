@@ -35,8 +35,8 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any, cast
 
 from prefect import State, flow, get_run_logger, task
@@ -56,9 +56,10 @@ from flows.partition import (
     warehouse_of,
 )
 from flows.server import crash_orphaned_children, crash_unfinished
-from warehouse import ledger, pipeline
+from warehouse import landing, ledger, pipeline
+from warehouse.location import Root, parse_root
 from warehouse.pipeline import AuditFailed
-from warehouse.settings import DASK, Settings, check_executor, dask_address, local_path
+from warehouse.settings import DASK, Settings, check_executor, dask_address
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -104,24 +105,32 @@ def backfill_flow(
     (`executor` threads) or on a Dask cluster (`executor` dask://HOST:PORT)."""
     check_executor(executor)
     settings = Settings.from_env()
-    src, dst = local_path(source or settings.source, "source"), local_path(root or settings.root, "root")
+    given, dst = parse_root(source or settings.source, "source"), parse_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     orphans = crash_orphaned_children()
     if orphans:
         get_run_logger().warning("marked Crashed, their backfill had ended: %s", ", ".join(orphans))
+    src = landing.local_source(given, dst, lambda d: start <= d <= end)  # s3://: the range mirrored
     items = ledger.plan(start, end, src, dst, mode)
+    known = ledger.read_ledger(dst)  # one listing: a date never recorded is not looked up one by one
     for item in items:
-        if item.action == "empty":
+        if item.action == "empty" and item.arrival_date in known:
             ledger.record_empty(dst, item.arrival_date, only_changes=True)
-    to_run = [item for item in items if item.action == "run"]
+    # each date's files relative to the zone: a worker elsewhere reads them from its own copy or mirror
+    to_run = [
+        replace(item, files=tuple(f.relative_to(src) for f in item.files))
+        for item in items
+        if item.action == "run"
+    ]
+    zone = str(given)
     if executor == "processes":
-        errors = _run_in_processes(to_run, src, dst, max_concurrency)
+        errors = _run_in_processes(to_run, zone, dst, max_concurrency)
     elif executor == "pool":
-        errors = _run_on_pool(to_run, src, dst, max_concurrency)
+        errors = _run_on_pool(to_run, zone, dst, max_concurrency)
     elif executor.startswith(DASK):
-        errors = _run_on_dask(to_run, src, dst, dask_address(executor))
+        errors = _run_on_dask(to_run, zone, dst, dask_address(executor))
     else:
-        errors = _run_children([item.arrival_date for item in to_run], src, dst, max_concurrency)
+        errors = _run_children([item.arrival_date for item in to_run], zone, dst, max_concurrency)
     table = ledger.report(items, dst, errors)
     snapshot_task(str(dst), own_process=True)  # consumers see the new partitions together
     if to_run:
@@ -149,12 +158,12 @@ def partition_task(day: date, files: list[str], source: str, root: str) -> State
     """Every step of one date in this worker process (the quality check runs; its Data Docs page is built
     at the end of the backfill). Failures are recorded in the ledger; the audit is an artifact."""
     settings = Settings.from_env()
-    dst, run_id, started = Path(root), str(task_run.get_id() or "local"), time.perf_counter()
+    dst, run_id, started = parse_root(root), str(task_run.get_id() or "local"), time.perf_counter()
     key = artifact_key("audit", root, day)
     try:
-        result = pipeline.run_partition(
-            [Path(f) for f in files], day, Path(source), dst, run_id, limits=settings.limits, docs=False
-        )
+        src = landing.local_source(parse_root(source, "source"), dst, day.__eq__)
+        paths = [src / f for f in files]  # relative to the zone (absolute ones stay as they are)
+        result = pipeline.run_partition(paths, day, src, dst, run_id, limits=settings.limits, docs=False)
     except AuditFailed as failed:
         create_markdown_artifact(
             pipeline.audit_markdown(failed.summary), key=key, description="audit: failed"
@@ -189,9 +198,7 @@ def _api_for_workers() -> Iterator[None]:
 DATES_PER_WORKER_PROCESS = 100  # then the pool's processes are replaced (Prefect's engine grows in them)
 
 
-def _run_in_processes(
-    items: list[ledger.PlanItem], source: Path, root: Path, workers: int
-) -> dict[date, str]:
+def _run_in_processes(items: list[ledger.PlanItem], source: str, root: Root, workers: int) -> dict[date, str]:
     """One `partition` task per date in `workers` processes; the failed dates and why. A pool runs at
     most `DATES_PER_WORKER_PROCESS` dates per process, then new processes take the next dates: a worker
     process grew by ~0.2 MB a date (518 -> 606 MB over 500 dates), so a long backfill's memory is that of
@@ -207,14 +214,14 @@ def _run_in_processes(
     return errors
 
 
-def _run_in_pool(items: list[ledger.PlanItem], source: Path, root: Path, workers: int) -> dict[date, str]:
+def _run_in_pool(items: list[ledger.PlanItem], source: str, root: Root, workers: int) -> dict[date, str]:
     from prefect.task_runners import ProcessPoolTaskRunner
 
     with ProcessPoolTaskRunner(max_workers=workers) as runner:
         return _submit_dates(runner, items, source, root)
 
 
-def _run_on_dask(items: list[ledger.PlanItem], source: Path, root: Path, address: str) -> dict[date, str]:
+def _run_on_dask(items: list[ledger.PlanItem], source: str, root: Root, address: str) -> dict[date, str]:
     """One `partition` task per date on the Dask cluster at `address`; the failed dates and why."""
     if not items:
         return {}
@@ -224,7 +231,7 @@ def _run_on_dask(items: list[ledger.PlanItem], source: Path, root: Path, address
         return _submit_dates(runner, items, source, root)
 
 
-def _submit_dates(runner: Any, items: list[ledger.PlanItem], source: Path, root: Path) -> dict[date, str]:
+def _submit_dates(runner: Any, items: list[ledger.PlanItem], source: str, root: Root) -> dict[date, str]:
     """One `partition` task per date on an entered task runner, all awaited; the failed dates and why."""
     futures = {
         item.arrival_date: runner.submit(partition_task, _parameters(item, source, root)) for item in items
@@ -239,7 +246,7 @@ POOL_DEPLOYMENT = "warehouse-partition/partition"
 POOL_POLL_SECONDS = 1.0
 
 
-def _run_on_pool(items: list[ledger.PlanItem], source: Path, root: Path, at_once: int) -> dict[date, str]:
+def _run_on_pool(items: list[ledger.PlanItem], source: str, root: Root, at_once: int) -> dict[date, str]:
     """One flow run of `POOL_DEPLOYMENT` per date, at most `at_once` created and not finished at a time;
     the failed dates and why."""
     from prefect.client.orchestration import get_client
@@ -269,12 +276,12 @@ def _run_on_pool(items: list[ledger.PlanItem], source: Path, root: Path, at_once
     return errors
 
 
-def _parameters(item: ledger.PlanItem, source: Path, root: Path) -> dict[str, Any]:
+def _parameters(item: ledger.PlanItem, source: str, root: Root) -> dict[str, Any]:
     files = [str(f) for f in item.files]
     return {"day": item.arrival_date, "files": files, "source": str(source), "root": str(root)}
 
 
-def _run_children(days: list[date], source: Path, root: Path, max_concurrency: int) -> dict[date, str]:
+def _run_children(days: list[date], source: str, root: Root, max_concurrency: int) -> dict[date, str]:
     """One child run per date, at most `max_concurrency` at once; the failed dates and why. When this
     process is told to stop (SIGTERM), dates not started yet are dropped instead of run on the way out: the
     main thread wakes every 0.1 s to take the signal (it may land on another thread)."""
@@ -298,6 +305,6 @@ def _run_children(days: list[date], source: Path, root: Path, max_concurrency: i
     return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
 
 
-def _child(context: contextvars.Context, day: date, source: Path, root: Path) -> Any:
+def _child(context: contextvars.Context, day: date, source: str, root: Root) -> Any:
     """One partition as a child flow run, in the parent's context so the UI links it to the backfill."""
     return context.run(partition_flow, day, str(source), str(root), None, False, return_state=True)

@@ -28,10 +28,11 @@ from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
 from flows.server import FLAGGED, crash_orphaned_children
-from warehouse import ingest, ledger, pipeline, snapshot, workers
+from warehouse import ingest, landing, ledger, pipeline, snapshot, workers
+from warehouse.location import Root, parse_root, work_dir
 from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
-from warehouse.settings import Settings, local_path, warehouse_name
+from warehouse.settings import Settings, warehouse_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,7 +85,7 @@ def clean_task(batch: Batch) -> Batch:
 @io_task("extract", timeout_seconds=1800)
 def extract_task(batch: Batch, root: str) -> Batch:
     settings = Settings.from_env()
-    return pipeline.extract_step(batch, Path(root), settings.limits, settings.workers)
+    return pipeline.extract_step(batch, work_dir(parse_root(root)), settings.limits, settings.workers)
 
 
 @task(name="validate", timeout_seconds=900, cache_policy=NO_CACHE)
@@ -146,8 +147,8 @@ def snapshot_task(root: str, own_process: bool = False) -> dict[str, Any] | None
     unless it already reflects every published partition; the new manifest or None. `own_process`: in a
     process of its own (a backfill's end: its memory is not added to the backfill's)."""
     if own_process:
-        return workers.in_own_process(snapshot.publish_if_stale, Path(root))
-    return snapshot.publish_if_stale(Path(root))
+        return workers.in_own_process(snapshot.publish_if_stale, parse_root(root))
+    return snapshot.publish_if_stale(parse_root(root))
 
 
 @task(name="quality-docs", timeout_seconds=1800, cache_policy=NO_CACHE)
@@ -157,8 +158,8 @@ def docs_task(root: str, own_process: bool = False) -> str:
     from warehouse import quality
 
     if own_process:
-        return str(workers.in_own_process(quality.build_docs, Path(root)))
-    return str(quality.build_docs(Path(root)))
+        return str(workers.in_own_process(quality.build_docs, work_dir(parse_root(root))))
+    return str(quality.build_docs(work_dir(parse_root(root))))
 
 
 def final_state(result: PartitionResult) -> State:
@@ -184,9 +185,11 @@ def partition_flow(
     at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
-    src, dst = local_path(source or settings.source, "source"), local_path(root or settings.root, "root")
+    dst = parse_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
-    paths = [Path(f) for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
+    src = landing.local_source(parse_root(source or settings.source, "source"), dst, day.__eq__)
+    # files: paths relative to the landing zone (or absolute ones, as given)
+    paths = [src / f for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
     try:
@@ -205,7 +208,7 @@ def partition_flow(
 
 
 def _run_chunks(
-    paths: list[Path], day: date, src: Path, dst: Path, run_id: str, settings: Settings, docs: bool
+    paths: list[Path], day: date, src: Path, dst: Root, run_id: str, settings: Settings, docs: bool
 ) -> PartitionResult:
     """The partition's steps as tasks, a chunk of `settings.limits.max_chunk_documents` files at a time
     (one chunk in memory), then one audit-publish."""
@@ -221,12 +224,15 @@ def _run_chunks(
 def run_flow(source: str, root: str, default_date: date | None = None) -> list[PartitionResult]:
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
-    ledger.recover(local_path(root, "root"))
+    dst = parse_root(root)
+    ledger.recover(dst)
     crash_orphaned_children()
-    parts = ingest.discover_partitions(local_path(source, "source"), default_date or date.today())
+    src = landing.local_source(parse_root(source, "source"), dst)  # an s3:// zone: mirrored whole
+    parts = ingest.discover_partitions(src, default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):
-        state = partition_flow(day, source, root, [str(p) for p in files], False, return_state=True)
+        relative = [str(p.relative_to(src)) for p in files]
+        state = partition_flow(day, source, root, relative, False, return_state=True)
         if state.is_completed():
             summaries.append(cast(PartitionResult, state.result()))
         else:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -91,6 +92,58 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+BUCKET = "wh-test"  # the S3 server's bucket
+KEYS = {"key": "test-key", "secret": "test-secret", "region": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """http://127.0.0.1:PORT of a real S3 server (moto's, a process of its own) with the bucket `wh-test`,
+    for the session; stopped at its end."""
+    import boto3
+
+    folder = tmp_path_factory.mktemp("s3")
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    with (folder / "moto.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=KEYS["key"],
+            aws_secret_access_key=KEYS["secret"],
+            region_name=KEYS["region"],
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def s3_environment(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process (and its children) reaches the S3 server through the standard AWS_* variables, with
+    its state folder (the work folders of s3:// roots) under tmp_path; returns that state folder."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS["secret"])
+    monkeypatch.setenv("AWS_REGION", KEYS["region"])
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
 
 
 def _stop(process: subprocess.Popen, grace: float = 15) -> None:

@@ -227,46 +227,48 @@ def test_backfill_dry_run_says_when_the_snapshot_is_older_than_the_ledger(tmp_pa
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "message"),
     [
-        ["run", "--root", "s3://wh-test"],
-        ["run", "--source", "s3://landing/zone"],
-        ["backfill", "--start", "2022-02-08", "--end", "2022-02-09", "--root", "s3://wh-test/warehouse"],
-        ["sql", "select 1", "--root", "gs://bucket/warehouse"],
+        (["run", "--source", "gs://landing/zone"], "only local folders and s3://bucket/prefix URLs"),
+        (["run", "--root", "gs://bucket/warehouse"], "only local folders and s3://bucket/prefix URLs"),
+        (["sql", "select 1", "--root", "file:///srv/w"], "only local folders and s3://bucket/prefix URLs"),
+        (["migrate", "--root", "s3://wh-test/w"], "migrate converts a local root"),
     ],
 )
-def test_a_url_root_is_a_usage_error_and_nothing_is_written_to_a_folder_named_after_it(
-    args, tmp_path, monkeypatch
+def test_a_url_that_cannot_be_used_is_a_usage_error_and_nothing_is_written_to_a_folder_named_after_it(
+    args, message, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert "is a URL" in result.output and "local or mounted folder" in result.output
-    assert list(tmp_path.iterdir()) == []  # no ./s3:/wh-test
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []  # no ./s3:/… nor ./gs:/…
 
 
 @pytest.mark.parametrize(
-    ("value", "url"),
+    ("value", "root"),
     [
-        ("s3://b/w", True),
-        ("s3:/b/w", True),
-        ("file:///srv/w", True),
-        ("data", False),
-        ("/srv/w", False),
-        ("C:/w", False),
-        ("./a:b", False),
+        ("s3://b/w", "s3://b/w"),
+        ("s3://b/w/", "s3://b/w"),
+        ("s3:/b/w", "s3://b/w"),  # what a Path makes of s3://b/w
+        ("file:///srv/w", None),
+        ("gs://b/w", None),
+        ("s3://", None),
+        ("data", Path("data")),
+        ("/srv/w", Path("/srv/w")),
+        ("C:/w", Path("C:/w")),
+        ("./a:b", Path("./a:b")),
     ],
 )
-def test_settings_refuse_a_url_as_root_or_landing_zone(value, url):
-    from warehouse.settings import Settings, local_path
+def test_settings_take_a_local_or_s3_root_and_landing_zone(value, root):
+    from warehouse.settings import Settings
 
-    if url:
-        with pytest.raises(ValueError, match="is a URL"):
-            Settings.from_env({"WAREHOUSE_ROOT": value})
-        with pytest.raises(ValueError, match="WAREHOUSE_SOURCE"):
-            Settings.from_env({"WAREHOUSE_SOURCE": value})
-    else:
-        assert Settings.from_env({"WAREHOUSE_ROOT": value}).root == local_path(value) == Path(value)
+    for name, field in (("WAREHOUSE_ROOT", "root"), ("WAREHOUSE_SOURCE", "source")):
+        if root is None:
+            with pytest.raises(ValueError, match=name):
+                Settings.from_env({name: value})
+        else:
+            assert getattr(Settings.from_env({name: value}), field) == root
 
 
 @pytest.mark.parametrize(

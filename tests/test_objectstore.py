@@ -1,58 +1,19 @@
-"""A published snapshot read from object storage: a real S3 endpoint (`moto_server` on 127.0.0.1, started
-here and stopped after) holding the sample's curated layer; the read API, `sql` and `report` give what
-they give on the local root. Connection settings are given once (`ObjectStore`) and spelled for fsspec,
-polars and pyarrow apart."""
+"""The warehouse on object storage: a real S3 endpoint (`moto_server` on 127.0.0.1, started for the
+session and stopped after). A published snapshot copied there reads as it does locally (read API, `sql`,
+`report`; connection settings given once, `ObjectStore`, and spelled for fsspec, polars and pyarrow
+apart); runs and backfills write an s3:// root themselves and give the facts of a local run."""
 
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
+from datetime import date
 
 import polars as pl
 import pytest
-from conftest import _free_port, _stop
+from conftest import BUCKET, KEYS, SAMPLE
 from typer.testing import CliRunner
 
-from warehouse import read, sql
+from warehouse import ledger, read, sql, storage
 from warehouse.cli import app
 from warehouse.objectstore import ObjectStore
-
-BUCKET = "wh-test"
-KEYS = {"key": "test-key", "secret": "test-secret", "region": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    """http://127.0.0.1:PORT of a moto S3 server with the bucket `wh-test`."""
-    import boto3
-
-    folder = tmp_path_factory.mktemp("s3")
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    command = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    with (folder / "moto.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=KEYS["key"],
-            aws_secret_access_key=KEYS["secret"],
-            region_name=KEYS["region"],
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +105,151 @@ def test_the_cli_reads_an_s3_root_with_the_environment_settings(remote, tmp_path
     assert runner.invoke(app, ["report", "--root", url]).exit_code == 2  # where would it go?
     missing = runner.invoke(app, ["sql", "SELECT 1", "--root", f"s3://{BUCKET}/nothing-here"])
     assert missing.exit_code == 2 and "error:" in missing.output
+
+
+# Runs and backfills writing a root on S3: Delta tables, manifests and ledger records are objects of the
+# bucket; staging, cache, locks and GX stores are in the machine's work folder (XDG_STATE_HOME here).
+
+
+def _upload_sample(prefix):
+    """The sample landing zone copied to s3://wh-test/<prefix>; its URL."""
+    from warehouse import location
+
+    fs = location._fs(f"s3://{BUCKET}")
+    fs.put(str(SAMPLE), f"{BUCKET}/{prefix}", recursive=True)
+    return f"s3://{BUCKET}/{prefix}"
+
+
+def _facts(root, store=None):
+    return read.indicators(root, store=store).collect().drop("arrival_date").sort("fact_id")
+
+
+@pytest.mark.prefect
+def test_a_run_and_a_backfill_write_an_s3_root_that_every_reader_reads(
+    prefect_server, s3_environment, sample_run, tmp_path, monkeypatch
+):
+    from warehouse import location
+
+    monkeypatch.chdir(tmp_path)
+    zone, url, runner = _upload_sample("runs/landing"), f"s3://{BUCKET}/runs/wh", CliRunner()
+    done = runner.invoke(app, ["run", "--source", zone, "--root", url])
+    assert done.exit_code == 0, done.output
+    assert _facts(url).equals(_facts(sample_run)) and _facts(url).height > 0
+    raw = storage.read_table(url, "raw", "documents").select("doc_id", "source_path").sort("doc_id")
+    assert raw.equals(storage.read_table(sample_run, "raw", "documents").select(raw.columns).sort("doc_id"))
+    records = location.names(url, "_ledger", ".json")
+    assert len(records) == len(ledger.read_ledger(sample_run)) == 5  # the ledger is on the root
+    assert not any(p.name.startswith("s3:") for p in tmp_path.rglob("*"))  # nothing local named after it
+    work = location.work_dir(url)
+    assert work.is_relative_to(s3_environment) and (work / "quality" / "index.html").is_file()
+    assert not list((work / storage.STAGING).glob("*"))  # staged, audited, committed, removed
+    first = read.manifest(url)
+
+    # the ledger on the bucket is what a rerun trusts: nothing to do
+    args = ["backfill", "--start", "2020-10-14", "--end", "2024-01-02", "--source", zone, "--root", url]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0 and done.output.count("│ skipped │") == 5, done.output
+    done = runner.invoke(app, [*args, "--mode", "all", "--executor", "processes"])
+    assert done.exit_code == 0, done.output
+    assert _facts(url).equals(_facts(sample_run))  # partitions replaced, not duplicated
+    assert read.manifest(url)["snapshot"] != first["snapshot"]
+    statement = "SELECT count(*) AS n FROM indicators"
+    assert sql.query(url, statement).item() == sql.query(sample_run, statement).item()
+
+    done = runner.invoke(app, ["vacuum", "--root", url, "--retention-hours", "0"])
+    assert done.exit_code == 0, done.output
+    assert location.names(url, "curated/_snapshots", ".json") == [f"{read.manifest(url)['snapshot']}.json"]
+    with pytest.raises(FileNotFoundError):
+        read.snapshot(url, snapshot_id=first["snapshot"])
+    assert _facts(url).equals(_facts(sample_run))  # the current snapshot stays whole
+
+
+@pytest.mark.prefect
+def test_a_backfill_of_an_s3_root_in_worker_processes_gives_the_local_facts(
+    prefect_server, s3_environment, sample_run
+):
+    from flows.backfill import backfill_flow
+
+    url = f"s3://{BUCKET}/backfill/wh"
+    table = backfill_flow(date(2020, 10, 14), date(2024, 1, 2), str(SAMPLE), url, "missing", 2, "processes")
+    assert {r["status"] for r in table if r["status"] != "empty"} <= {"published", "flagged"}
+    assert _facts(url).equals(_facts(sample_run))
+    assert sorted(storage.versions(url)) == sorted(storage.versions(sample_run))  # the same 11 tables
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ("s3://no-such-bucket/wh", "cannot write to the warehouse root s3://no-such-bucket/wh"),
+        ("gs://bucket/wh", "only local folders and s3://bucket/prefix URLs are supported"),
+        ("s3://", "names no bucket"),
+    ],
+)
+def test_a_root_that_cannot_be_written_is_a_usage_error_before_anything_runs(
+    root, message, s3_environment, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["run", "--root", root])
+    assert done.exit_code == 2 and message in done.output, done.output
+    assert list(tmp_path.iterdir()) == [tmp_path / "state"] or list(tmp_path.iterdir()) == []
+
+
+def test_a_publish_that_died_between_commits_on_s3_is_completed_by_the_next_run(
+    s3_environment, sample_run, monkeypatch
+):
+    from warehouse import location, pipeline
+
+    day, url = date(2022, 2, 9), f"s3://{BUCKET}/crash/wh"
+    files = sorted((SAMPLE / day.isoformat()).iterdir())
+    real, calls = storage.commit_partition, []
+
+    def dies_before_the_fourth(root, layer, table, *args):
+        calls.append(f"{layer}/{table}")
+        if len(calls) == 4:  # raw, staged documents and mentions committed; curated not
+            raise KeyboardInterrupt("the machine went away")
+        return real(root, layer, table, *args)
+
+    monkeypatch.setattr(storage, "commit_partition", dies_before_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_partition(files, day, SAMPLE, url, "crashed", quality=False)
+    monkeypatch.setattr(storage, "commit_partition", real)
+    assert (
+        calls[-1] == "curated/indicators" and storage.read_partition(url, *calls[-1].split("/"), day) is None
+    )
+    assert ledger.read_record(url, day) is None and ledger.intent_path(url, day).exists()
+    assert ledger.intent_path(url, day).is_relative_to(location.work_dir(url))  # this machine's
+    assert ledger.plan(day, day, SAMPLE, url)[0].reason.startswith("publish interrupted")
+
+    assert ledger.recover(url) == [day]  # what the next run does first
+    assert ledger.read_record(url, day).status == "published" and not ledger.intent_path(url, day).exists()
+    for layer, table in pipeline.TABLES:
+        got = storage.read_partition(url, layer, table, day).drop("ingested_at", strict=False)
+        want = storage.read_partition(sample_run, layer, table, day).drop("ingested_at", strict=False)
+        assert sorted(got["doc_id"]) == sorted(want["doc_id"]) and got.height == want.height, table
+
+
+def test_an_s3_landing_zone_is_mirrored_exactly_and_only_what_changed_is_downloaded(s3_environment, tmp_path):
+    from warehouse import landing, location
+
+    zone = _upload_sample("mirror/landing")
+    fs, key = location._fs(zone), zone[len("s3://") :]
+    fs.pipe_file(f"{key}/loose.txt", b"loose")
+    first = landing.mirror(zone, tmp_path)
+    local = sorted(p.relative_to(first.folder).as_posix() for p in first.folder.rglob("*") if p.is_file())
+    assert local == sorted(k[len(key) + 1 :] for k in fs.find(key)) and first.downloaded == 6
+    assert landing.mirror(zone, tmp_path).downloaded == 0  # nothing changed: nothing fetched
+
+    day = sorted(p.name for p in SAMPLE.iterdir())[0]
+    (name,) = [p.name for p in (SAMPLE / day).iterdir()]
+    fs.pipe_file(f"{key}/{day}/{name}", b"changed")  # a document replaced under the same key
+    fs.pipe_file(f"{key}/2030-01-01/new.txt", b"new")
+    fs.rm(f"{key}/2022-02-09", recursive=True)  # a whole date folder withdrawn
+    fs.pipe_file(f"{key}/2030-01-02/../escape.txt", b"x")
+    again = landing.mirror(zone, tmp_path, lambda d: d.year != 2024)  # 2024's folder left as it was
+    assert (again.folder / day / name).read_bytes() == b"changed"
+    assert (again.folder / "2030-01-01" / "new.txt").read_bytes() == b"new"
+    assert not list((again.folder / "2022-02-09").glob("*")) and again.removed == 1
+    assert again.downloaded == 2 and not (tmp_path / "escape.txt").exists()
+    assert any("2030-01-02/../escape.txt" in r for r in again.refused)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        landing.mirror(f"s3://{BUCKET}/mirror/nothing", tmp_path)

@@ -1,7 +1,9 @@
+import uuid
 from datetime import date
 
 import polars as pl
 import pytest
+from conftest import BUCKET
 
 from warehouse import storage
 
@@ -161,13 +163,12 @@ def test_a_dead_runs_staging_is_removed_at_once_a_live_or_failed_ones_kept(tmp_p
 WRITER = """
 import sys
 from datetime import date, timedelta
-from pathlib import Path
-
 import polars as pl
 
 from warehouse import storage
+from warehouse.location import parse_root
 
-root, writer, same = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "same"
+root, writer, same = parse_root(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "same"
 for i in range(8):
     day = date(2024, 1, 1) + timedelta(days=0 if same else writer * 100 + i)
     rows = pl.DataFrame({"writer": [writer] * 3, "i": [i] * 3})
@@ -175,18 +176,29 @@ for i in range(8):
 """
 
 
+@pytest.fixture(params=["local", "s3"])
+def any_root(request, tmp_path):
+    """A root in a local folder, or a root on the test S3 server (a prefix of its own per test)."""
+    if request.param == "local":
+        return tmp_path
+    request.getfixturevalue("s3_environment")
+    return f"s3://{BUCKET}/storage/{uuid.uuid4().hex[:8]}"
+
+
 @pytest.mark.parametrize("dates", ["different", "same"])
-def test_two_processes_committing_at_once_lose_nothing_and_a_partition_stays_whole(tmp_path, dates):
+def test_two_processes_committing_at_once_lose_nothing_and_a_partition_stays_whole(any_root, dates):
     """No lock between them (object stores have none): Delta's commit protocol alone keeps every commit
-    of two writers on different dates, and on one date the partition is one commit's rows, whole."""
+    of two writers on different dates, and on one date the partition is one commit's rows, whole; on a
+    local folder and on S3."""
     import subprocess
     import sys
 
-    storage.write_partition(pl.DataFrame({"writer": [-1], "i": [0]}), tmp_path, "raw", "t", date(2023, 1, 1))
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(w), dates]) for w in (0, 1)]
+    root = any_root
+    storage.write_partition(pl.DataFrame({"writer": [-1], "i": [0]}), root, "raw", "t", date(2023, 1, 1))
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(w), dates]) for w in (0, 1)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
-    table = storage.read_table(tmp_path, "raw", "t")
-    assert storage.version(tmp_path, "raw", "t") == 16  # the first commit, then 8 of each writer
+    table = storage.read_table(root, "raw", "t")
+    assert storage.version(root, "raw", "t") == 16  # the first commit, then 8 of each writer
     by_date = table.group_by("arrival_date").agg(pl.col("writer").unique(), pl.col("i").unique(), pl.len())
     if dates == "different":
         assert table.height == 1 + 2 * 8 * 3 and by_date.height == 17

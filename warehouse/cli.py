@@ -13,7 +13,9 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from flows import server  # constants and set-up only: Prefect itself is imported when a command runs
-from warehouse.settings import RETENTION_HOURS, Settings, check_executor, local_path
+from warehouse import location
+from warehouse.location import Root, parse_root
+from warehouse.settings import RETENTION_HOURS, Settings, check_executor
 
 T = TypeVar("T")
 
@@ -26,9 +28,21 @@ app = typer.Typer(
 )
 
 SourceOption = Annotated[
-    Path | None, typer.Option(help="landing zone (default: bundled sample; env WAREHOUSE_SOURCE)")
+    str | None,
+    typer.Option(
+        "--source",
+        help="landing zone: a folder (default: the bundled sample; env WAREHOUSE_SOURCE) or s3://BUCKET/PREFIX "
+        "(mirrored into the root's work folder)",
+    ),
 ]
-RootOption = Annotated[Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")]
+RootOption = Annotated[
+    str | None,
+    typer.Option(
+        "--root",
+        help="warehouse root: a folder (default ./data; env WAREHOUSE_ROOT) or s3://BUCKET/PREFIX (reached "
+        "through AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE or the AWS_* keys)",
+    ),
+]
 ReadRootOption = Annotated[
     str | None,
     typer.Option(
@@ -98,16 +112,15 @@ def _temporary_server(folder: str | None) -> Callable[[Callable[[], T]], T]:
 
 @app.command()
 def run(
-    source: SourceOption = None,
-    root: RootOption = None,
+    source_: SourceOption = None,
+    root_: RootOption = None,
     date_: Annotated[
         str | None, typer.Option("--date", help="arrival date for loose files (YYYY-MM-DD; default today)")
     ] = None,
 ) -> None:
     """Run the Prefect flow over SOURCE and write raw/staged/curated/quarantine under ROOT."""
-    source, root = _local(source, "--source") if source else _settings().source, _root(root)
-    if not source.is_dir():
-        _fail(f"landing zone {source} is not a folder")
+    root = _root(root_, write=True)
+    zone, source = _source(source_, root)
     default_date = _date(date_, "--date") if date_ else None
     on_server = _temporary_server(prefect_environment())
     import great_expectations  # noqa: F401  slow to import (~2 s): now, while the server boots
@@ -123,7 +136,7 @@ def run(
             "partitions",
             dates,
             root,
-            lambda: on_server(lambda: run_flow(str(source), str(root), default_date)),
+            lambda: on_server(lambda: run_flow(str(zone), str(root), default_date)),
         )
     except Exception as exc:  # the flow names every failed partition; published ones stay published
         typer.echo(f"error: {exc}", err=True)
@@ -156,8 +169,8 @@ def run(
 def backfill(
     start: Annotated[str, typer.Option(help="first arrival date (YYYY-MM-DD)")],
     end: Annotated[str, typer.Option(help="last arrival date (YYYY-MM-DD), inclusive")],
-    source: SourceOption = None,
-    root: RootOption = None,
+    source_: SourceOption = None,
+    root_: RootOption = None,
     mode: Annotated[str, typer.Option(help="missing | failed | all")] = "missing",
     concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
     executor: Annotated[
@@ -175,8 +188,9 @@ def backfill(
     """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
     from warehouse import ledger, snapshot
 
-    source, root = _local(source, "--source") if source else _settings().source, _root(root)
+    root = _root(root_, write=True)
     first, last = _date(start, "--start"), _date(end, "--end")
+    zone, source = _source(source_, root, lambda d: first <= d <= last)
     try:
         check_executor(executor)
     except ValueError as exc:
@@ -219,7 +233,7 @@ def backfill(
         root,
         lambda: on_server(
             lambda: backfill_flow(
-                first, last, str(source), str(root), mode, concurrency, executor, return_state=True
+                first, last, str(zone), str(root), mode, concurrency, executor, return_state=True
             )
         ),
     )
@@ -240,20 +254,33 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _read_root(value: str | None) -> str | Path:
-    """A root to read a snapshot from: an s3:// URL as given, else a local folder as for `_root`."""
-    from warehouse.objectstore import is_s3
-
-    if value is not None and is_s3(value):
-        return value
-    return _root(Path(value) if value is not None else None)
+def _read_root(value: str | None) -> Root:
+    """A root to read a snapshot from (a folder or an s3:// URL; see `_root`)."""
+    return _root(value)
 
 
-def _local(path: Path, flag: str) -> Path:
+def _source(value: str | None, root: Root, wanted: Callable[[date], bool] | None = None) -> tuple[Root, Path]:
+    """The landing zone as given (settings when not) and as a local folder: itself, or for s3:// its
+    mirror with the dates `wanted` brought up to date (keys that cannot be paths are printed). A zone
+    that is not a folder, or that cannot be read, is a usage error."""
+    from warehouse import landing
+
     try:
-        return local_path(path, flag)
-    except ValueError as exc:
+        zone = parse_root(value, "--source") if value else _settings().source
+        if not location.is_remote(zone):
+            local = Path(zone)
+        else:
+            found = landing.mirror(str(zone), location.work_dir(root), wanted)
+            for refused in found.refused:
+                typer.echo(f"skipped {refused}", err=True)
+            local = found.folder
+    except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
+    except Exception as exc:  # s3fs/botocore: no credentials, no endpoint, no permission
+        _fail(f"cannot read the landing zone {value or zone}: {exc}")
+    if not local.is_dir():
+        _fail(f"landing zone {local} is not a folder")
+    return zone, local
 
 
 def _settings() -> Settings:
@@ -270,10 +297,17 @@ def _date(value: str, flag: str) -> date:
         _fail(f"{flag} must be a date written YYYY-MM-DD, not {value!r}")
 
 
-def _root(root: Path | None) -> Path:
-    """The warehouse root (settings when not given); a root that is a file or a URL is a usage error."""
-    root = _local(root, "--root") if root else _settings().root
-    if root.exists() and not root.is_dir():
+def _root(value: str | None, *, write: bool = False) -> Root:
+    """The warehouse root (settings when not given): a local folder or an s3:// URL. A root that is a
+    file, a URL of another kind, or (with `write`) an s3:// root this process cannot write is a usage
+    error, before anything runs."""
+    try:
+        root = parse_root(value, "--root") if value else _settings().root
+        if write:
+            location.check_writable(root)
+    except ValueError as exc:
+        _fail(str(exc))
+    if isinstance(root, Path) and root.exists() and not root.is_dir():
         _fail(f"warehouse root {root} is a file, not a folder")
     return root
 
@@ -295,7 +329,7 @@ def _print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
     Console(width=max(100, Console().width)).print(table)
 
 
-def _with_progress(label: str, dates: list[date], root: Path, work: Callable[[], T]) -> T:
+def _with_progress(label: str, dates: list[date], root: Root, work: Callable[[], T]) -> T:
     """Run `work` under a progress bar advanced by the partition ledger (each finished date records itself)."""
     import threading
     from datetime import UTC, datetime
@@ -317,8 +351,10 @@ def _with_progress(label: str, dates: list[date], root: Path, work: Callable[[],
         bar = progress.add_task(label, total=len(wanted))
         stop = threading.Event()
 
+        every = 5.0 if location.is_remote(root) else 0.5  # a GET per date per poll on object storage
+
         def poll() -> None:
-            while not stop.wait(0.5):
+            while not stop.wait(every):
                 progress.update(bar, completed=done())
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -395,9 +431,7 @@ def report(
 @app.command()
 def evaluate(
     gold: Annotated[Path, typer.Option(help="gold JSONL file (shape of sample/gold/dev.jsonl)")],
-    root: Annotated[
-        Path | None, typer.Option(help="warehouse root (default ./data; env WAREHOUSE_ROOT)")
-    ] = None,
+    root_: RootOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list false positives/negatives")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
 ) -> None:
@@ -405,7 +439,7 @@ def evaluate(
     from warehouse import evaluate as ev
     from warehouse import read
 
-    root = _root(root)
+    root = _root(root_)
     if not gold.is_file():
         _fail(f"gold file {gold} does not exist")
     try:
@@ -453,7 +487,7 @@ def dictionary(
 
 @app.command()
 def vacuum(
-    root: RootOption = None,
+    root_: RootOption = None,
     retention_hours: Annotated[
         float, typer.Option(help="keep what the versions of this many hours need (default one week)")
     ] = RETENTION_HOURS,
@@ -462,7 +496,7 @@ def vacuum(
     far back, no further), and the snapshot history's older manifests. Every run does this with a week."""
     from warehouse import snapshot
 
-    root = _root(root)
+    root = _root(root_, write=True)
     if retention_hours < 0:
         _fail("--retention-hours must be zero or more")
     deleted = snapshot.vacuum(root, retention_hours)
@@ -470,14 +504,16 @@ def vacuum(
 
 
 @app.command()
-def migrate(root: RootOption = None) -> None:
+def migrate(root_: RootOption = None) -> None:
     """Convert a root written before layers were Delta tables (plain Parquet partitions) into Delta tables,
     one commit per partition, and rebuild the snapshot; a root already converted is left as it is."""
     import shutil
 
     from warehouse import snapshot, storage
 
-    root = _root(root)
+    root = _root(root_)
+    if not isinstance(root, Path):
+        _fail("migrate converts a local root (the plain-Parquet layout was only ever written locally)")
     done = storage.migrate_plain_parquet(root)
     for old in (root / "curated" / snapshot.SNAPSHOTS).glob("*/"):  # hard-linked snapshots of the old layout
         shutil.rmtree(old, ignore_errors=True)

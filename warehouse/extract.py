@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from schemas import CuratedIndicator, StagedMention, polars_schema
 from warehouse import EXTRACTOR_VERSION, budget, catalog, regions, tables
 from warehouse.numbers import FACT_CLASSES, Mention, find_mentions
 from warehouse.simplified import to_simplified
@@ -919,44 +920,5 @@ def _document_rows(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict
     return mention_rows, [keep | f for f in facts]
 
 
-MENTION_SCHEMA = {
-    "mention_id": pl.String,
-    "doc_id": pl.String,
-    "arrival_date": pl.Date,
-    "surface": pl.String,
-    "number": pl.Float64,
-    "multiplier": pl.Float64,
-    "unit": pl.String,
-    "unit_class": pl.String,
-    "value": pl.Float64,
-    "kind": pl.String,
-    "approximate": pl.Boolean,
-    "range_role": pl.String,
-    "char_start": pl.Int64,
-    "char_end": pl.Int64,
-    "sentence": pl.String,
-}
-FACT_SCHEMA = {
-    "fact_id": pl.String,
-    "doc_id": pl.String,
-    "source_file": pl.String,
-    "arrival_date": pl.Date,
-    "published_date": pl.Date,
-    "indicator": pl.String,
-    "value": pl.Float64,
-    "unit": pl.String,
-    "region_code": pl.String,
-    "region_name": pl.String,
-    "region_level": pl.String,
-    "year": pl.Int64,
-    "evidence": pl.String,
-    "char_start": pl.Int64,
-    "char_end": pl.Int64,
-    "mention": pl.String,
-    "approximate": pl.Boolean,
-    "range_role": pl.String,
-    "role": pl.String,
-    "part_of": pl.String,
-    "rule": pl.String,
-    "extractor_version": pl.String,
-}
+MENTION_SCHEMA = polars_schema(StagedMention)  # the frames' columns and types, from their contracts
+FACT_SCHEMA = polars_schema(CuratedIndicator)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas import RawDocument, polars_schema
 from warehouse.catalog import DATA_DIR
 from warehouse.settings import DEFAULT_LIMITS, Limits
 from warehouse.simplified import to_simplified
@@ -230,13 +231,4 @@ def read_landing(
     return pl.DataFrame(rows, schema=RAW_SCHEMA), refused
 
 
-RAW_SCHEMA = {
-    "doc_id": pl.String,
-    "source_file": pl.String,
-    "source_path": pl.String,
-    "arrival_date": pl.Date,
-    "size_bytes": pl.Int64,
-    "format": pl.String,
-    "encoding": pl.String,
-    "content": pl.Binary,
-}
+RAW_SCHEMA = polars_schema(RawDocument)  # the frame's columns and types, from its contract

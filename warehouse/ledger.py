@@ -14,6 +14,12 @@ leaves an intent that `recover` completes from the staging folder, so after a cr
 ledger and the published files agree again at the next run, without reprocessing. `recover` skips a date
 whose lock is held (its publisher is alive) and only looks for intent files, so it is cheap to call often.
 The lock holds between processes of one machine (and on file systems whose flock is shared, such as NFSv4).
+
+On a root on object storage (`warehouse.location`) the records are objects of the root, shared by every
+machine; intents, locks and staging files are in this machine's work folder. A machine that dies
+mid-publish completes it at its next run; until then its date's tables may hold the new partition in some
+tables only, and the record still says what was before (a backfill in `missing` mode reruns it if it had
+none). Writers on two machines are kept apart by Delta's commit conflicts, not by the locks.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -29,7 +36,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from warehouse import EXTRACTOR_VERSION, ingest, storage
+from warehouse import EXTRACTOR_VERSION, ingest, location, storage
+from warehouse.location import Root, work_dir
 from warehouse.results import PartitionResult
 
 LEDGER = "_ledger"
@@ -87,37 +95,46 @@ def hash_of_contents(files: Iterable[tuple[str, str]]) -> str:
 
 
 def record_path(root: Path, arrival_date: date) -> Path:
-    return Path(root) / LEDGER / f"{arrival_date.isoformat()}.json"
+    """The record's file under a local root (`record_name` under any root)."""
+    return Path(root) / record_name(arrival_date)
 
 
-def write_record(root: Path, record: PartitionRecord) -> None:
+def record_name(arrival_date: date) -> str:
+    return f"{LEDGER}/{arrival_date.isoformat()}.json"
+
+
+def write_record(root: Root, record: PartitionRecord) -> None:
     record.updated_at = record.updated_at or datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(asdict(record), ensure_ascii=False, indent=1)
-    storage.write_text_atomically(record_path(root, date.fromisoformat(record.arrival_date)), text)
+    location.write_text(root, record_name(date.fromisoformat(record.arrival_date)), text)
 
 
 _FIELDS = frozenset(PartitionRecord.__dataclass_fields__)
+_RECORD = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 
 
-def _load(path: Path) -> PartitionRecord:
+def _load(text: str) -> PartitionRecord:
     """A record as written by this or another version (fields it does not know are left out)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(text)
     return PartitionRecord(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
-def read_record(root: Path, arrival_date: date) -> PartitionRecord | None:
-    path = record_path(root, arrival_date)
-    return _load(path) if path.exists() else None
+def read_record(root: Root, arrival_date: date) -> PartitionRecord | None:
+    text = location.read_text(root, record_name(arrival_date))
+    return None if text is None else _load(text)
 
 
-def intent_path(root: Path, arrival_date: date) -> Path:
-    return Path(root) / LEDGER / f"{arrival_date.isoformat()}.publishing.json"
+def intent_path(root: Root, arrival_date: date) -> Path:
+    """The publish intent of a date: in the root's local work folder (it names local staging files)."""
+    return work_dir(root) / LEDGER / f"{arrival_date.isoformat()}.publishing.json"
 
 
-def read_ledger(root: Path) -> dict[date, PartitionRecord]:
-    folder = Path(root) / LEDGER
-    paths = sorted(folder.glob("????-??-??.json")) if folder.is_dir() else []
-    return {date.fromisoformat(r.arrival_date): r for r in map(_load, paths)}
+def read_ledger(root: Root) -> dict[date, PartitionRecord]:
+    """Every partition record of `root` (not the intents beside them in a local root's ledger folder)."""
+    wanted = [n for n in location.names(root, LEDGER, ".json") if _RECORD.match(n)]
+    found = (location.read_text(root, f"{LEDGER}/{n}") for n in wanted)
+    records = [_load(t) for t in found if t is not None]  # (None: removed since it was listed)
+    return {date.fromisoformat(r.arrival_date): r for r in records}
 
 
 def date_range(start: date, end: date) -> list[date]:
@@ -126,7 +143,7 @@ def date_range(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def plan(start: date, end: date, source: Path, root: Path, mode: str = "missing") -> list[PlanItem]:
+def plan(start: date, end: date, source: Path, root: Root, mode: str = "missing") -> list[PlanItem]:
     """What a backfill of [start, end] does for each date, and why.
 
     missing: dates with arrivals and no finished record for the same inputs; failed: dates whose last run
@@ -174,7 +191,7 @@ def _decide(
 
 
 def record_failure(
-    root: Path, arrival_date: date, error: str, run_id: str = "", seconds: float = 0.0
+    root: Root, arrival_date: date, error: str, run_id: str = "", seconds: float = 0.0
 ) -> None:
     """A partition run that ended without publishing (audit failure, I/O error, crash it could report). A
     run that did publish and failed afterwards (its artifact, say) keeps its published record."""
@@ -193,7 +210,7 @@ def record_failure(
     write_record(root, record)
 
 
-def record_empty(root: Path, arrival_date: date, run_id: str = "", *, only_changes: bool = False) -> bool:
+def record_empty(root: Root, arrival_date: date, run_id: str = "", *, only_changes: bool = False) -> bool:
     """A date without arrivals; an existing empty record is left as it is, and with `only_changes` (a
     backfill's dates) so is a date never recorded: a 100-year backfill writes no file per empty day, the
     plan finds them empty from the landing zone. True when written."""
@@ -222,9 +239,9 @@ def published_record(result: PartitionResult, input_hash: str, seconds: float) -
 
 
 @contextlib.contextmanager
-def date_lock(root: Path, arrival_date: date, *, wait: bool = True) -> Iterator[bool]:
+def date_lock(root: Root, arrival_date: date, *, wait: bool = True) -> Iterator[bool]:
     """Hold the date's publish lock; with `wait` off, yields False at once when another process holds it."""
-    path = Path(root) / LEDGER / "_locks" / f"{arrival_date.isoformat()}.lock"
+    path = _locks(root) / f"{arrival_date.isoformat()}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         try:
@@ -249,33 +266,37 @@ def _flock(path: Path, mode: int) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def root_lock(root: Path, *, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+def _locks(root: Root) -> Path:
+    """Locks are this machine's (flock), in the root's work folder; writers on other machines are kept
+    apart by Delta's commit conflicts instead (`storage.commit_partition`)."""
+    return work_dir(root) / LEDGER / "_locks"
+
+
+def root_lock(root: Root, *, shared: bool = False) -> contextlib.AbstractContextManager[None]:
     """The root's publish lock: a partition's publish (intent, moves, record) holds it exclusively for
     milliseconds, a snapshot reading the layers holds it shared, so a snapshot never reads a partition
     halfway through its publish. Always taken after a date's lock, never before."""
-    return _flock(
-        Path(root) / LEDGER / "_locks" / "_publish.lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    )
+    return _flock(_locks(root) / "_publish.lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
 
 
-def snapshot_lock(root: Path) -> contextlib.AbstractContextManager[None]:
+def snapshot_lock(root: Root) -> contextlib.AbstractContextManager[None]:
     """One snapshot build at a time per root (a second waits, then finds the snapshot current)."""
-    return _flock(Path(root) / LEDGER / "_locks" / "_snapshot.lock", fcntl.LOCK_EX)
+    return _flock(_locks(root) / "_snapshot.lock", fcntl.LOCK_EX)
 
 
-def pending_publishes(root: Path) -> set[str]:
+def pending_publishes(root: Root) -> set[str]:
     """Dates (YYYY-MM-DD) with an intent file: a publish in progress, or one a crash interrupted (read under
     `root_lock(shared=True)`, only the second: their files are a mix of two runs until `recover`)."""
-    folder = Path(root) / LEDGER
+    folder = work_dir(root) / LEDGER
     return {p.name[:10] for p in folder.glob("????-??-??.publishing.json")} if folder.is_dir() else set()
 
 
-def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionRecord:
+def publish(root: Root, record: PartitionRecord, staging: Path) -> PartitionRecord:
     """Publish the audited partition files under `staging` and record `record`, as one step (see the
     module docstring): under the date's lock and the root's publish lock, intent, moves, record, intent
     removed."""
     day = date.fromisoformat(record.arrival_date)
-    intent = {"staging": Path(staging).relative_to(root).as_posix(), "record": asdict(record)}
+    intent = {"staging": Path(staging).relative_to(work_dir(root)).as_posix(), "record": asdict(record)}
     with date_lock(root, day), root_lock(root):
         storage.write_text_atomically(
             intent_path(root, day), json.dumps(intent, ensure_ascii=False, indent=1)
@@ -286,11 +307,12 @@ def publish(root: Path, record: PartitionRecord, staging: Path) -> PartitionReco
     return record
 
 
-def recover(root: Path) -> list[date]:
+def recover(root: Root) -> list[date]:
     """Complete every publish a crash interrupted (an intent file is left and nobody holds its date's
     lock): move what is left of the audited files, write the record, remove the intent; then remove stale
     staging folders (`storage.prune_staging`). Returns the dates completed."""
-    folder = Path(root) / LEDGER
+    work = work_dir(root)
+    folder = work / LEDGER
     done = []
     for path in sorted(folder.glob("????-??-??.publishing.json")) if folder.is_dir() else []:
         day = date.fromisoformat(path.name[:10])
@@ -299,7 +321,7 @@ def recover(root: Path) -> list[date]:
             if intent is None:  # being published right now, or completed meanwhile
                 continue
             with root_lock(root):
-                storage.publish_staged(Path(root) / intent["staging"], root)
+                storage.publish_staged(work / intent["staging"], root)
                 write_record(root, PartitionRecord(**intent["record"]))
                 path.unlink(missing_ok=True)
             done.append(day)
@@ -307,7 +329,7 @@ def recover(root: Path) -> list[date]:
         [_read_intent(p) for p in folder.glob("????-??-??.publishing.json")] if folder.is_dir() else []
     )
     needed = {Path(i["staging"]).name for i in unfinished if i}  # being published right now
-    storage.prune_staging(root, keep=needed)  # after recovery: an interrupted publish needed its staging
+    storage.prune_staging(work, keep=needed)  # after recovery: an interrupted publish needed its staging
     return done
 
 
@@ -332,7 +354,7 @@ def default_arrival_date(scheduled: datetime | None, tz: str = "Asia/Shanghai") 
 REPORT_COLUMNS = ("partition", "status", "documents", "facts", "quarantined", "seconds", "note")
 
 
-def report(items: list[PlanItem], root: Path, errors: dict[date, str] | None = None) -> list[dict]:
+def report(items: list[PlanItem], root: Root, errors: dict[date, str] | None = None) -> list[dict]:
     """One row per date of a backfill: run dates from their ledger record, `errors` overriding (a run that
     failed before it could record itself), skipped and empty dates with the plan's reason."""
     records, errors = read_ledger(root), errors or {}

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,12 +21,17 @@ from typing import Literal
 
 import polars as pl
 
-from schemas import MODELS, CuratedIndicator, RawDocument, StagedDocument, StagedMention
+from schemas import (
+    LAYER_TABLES,
+    MODELS,
+    registry,
+)
 from warehouse import EXTRACTOR_VERSION, cache, clean, ingest, ledger, storage, validate
+from warehouse.location import Root, work_dir
 from warehouse.results import PartitionResult
 from warehouse.settings import DEFAULT_LIMITS, Limits
 
-TABLES = (("raw", "documents"), ("staged", "documents"), ("staged", "mentions"), ("curated", "indicators"))
+TABLES = tuple(t.key for t in LAYER_TABLES)  # raw documents, staged documents and mentions, curated facts
 
 
 @dataclass
@@ -91,7 +96,7 @@ class Audit:
     quality_docs: str | None = None
 
 
-def empty_result(root: Path, arrival_date: date, run_id: str) -> PartitionResult:
+def empty_result(root: Root, arrival_date: date, run_id: str) -> PartitionResult:
     """A date without arrivals: its ledger record (left as it is when already empty) and the result."""
     ledger.record_empty(root, arrival_date, run_id)
     return PartitionResult(arrival_date.isoformat(), run_id, "empty")
@@ -217,49 +222,40 @@ def validate_step(batch: Batch) -> Batch:
 
 
 def _validate(batch: Batch) -> Batch:
+    """Each table in registry order with its model, its references (`schemas.registry`: checked against
+    the valid rows of the table referred to) and its own row rules; failing rows go to quarantine."""
     tables = batch.tables()
     batch.rows_in = {f"{layer}/{table}": df.height for (layer, table), df in tables.items()}
     quarantined = [batch.quarantine] if batch.quarantine is not None else []
-
-    def keep_valid(
-        df: pl.DataFrame, model: type, key: tuple[str, str], extra: dict[int, str]
-    ) -> pl.DataFrame:
-        valid, reasons = validate.split_valid(df, model, extra)
-        layer, table = key
+    kept: dict[str, pl.DataFrame] = {}
+    for t in LAYER_TABLES:
+        df = tables[t.key]
+        reasons: dict[int, str] = {}
+        for ref in t.references:
+            parent_keys = set(kept[ref.table][ref.column])
+            reasons |= validate.orphan_reasons(df, ref.column, parent_keys, ref.table)
+        if t.path in ROW_RULES:
+            reasons = ROW_RULES[t.path](df, kept) | reasons
+        valid, failing = validate.split_valid(df, t.model, reasons)
         quarantined.append(
             validate.quarantine_rows(
-                df, reasons, layer=layer, table=table, run_id=batch.run_id, arrival_date=batch.arrival_date
+                df, failing, layer=t.layer, table=t.name, run_id=batch.run_id, arrival_date=batch.arrival_date
             )
         )
-        return valid
-
-    raw = keep_valid(tables[TABLES[0]], RawDocument, TABLES[0], {})
-    raw_ids = set(raw["doc_id"])
-    staged_in = tables[TABLES[1]]
-    staged = keep_valid(
-        staged_in,
-        StagedDocument,
-        TABLES[1],
-        validate.orphan_reasons(staged_in, "doc_id", raw_ids, "raw/documents"),
-    )
-    staged_ids = set(staged["doc_id"])
-    mentions_in, facts_in = tables[TABLES[2]], tables[TABLES[3]]
-    mentions = keep_valid(
-        mentions_in,
-        StagedMention,
-        TABLES[2],
-        validate.orphan_reasons(mentions_in, "doc_id", staged_ids, "staged/documents"),
-    )
-    fact_rules = validate.span_reasons(facts_in, staged) | validate.orphan_reasons(
-        facts_in, "doc_id", staged_ids, "staged/documents"
-    )
-    batch.raw, batch.staged, batch.mentions = raw, staged, mentions
-    batch.facts = keep_valid(facts_in, CuratedIndicator, TABLES[3], fact_rules)
+        kept[t.path] = valid
+    batch.raw, batch.staged = kept["raw/documents"], kept["staged/documents"]
+    batch.mentions, batch.facts = kept["staged/mentions"], kept["curated/indicators"]
     batch.quarantine = validate.validate_quarantine(pl.concat(quarantined, how="vertical"))
     return batch
 
 
-def publish_step(batch: Batch, root: Path, *, quality: bool = True, docs: bool = True) -> PartitionResult:
+# Row rules of a table beyond its model and references, given the valid rows of the tables before it.
+ROW_RULES: dict[str, Callable[[pl.DataFrame, dict[str, pl.DataFrame]], dict[int, str]]] = {
+    "curated/indicators": lambda facts, kept: validate.span_reasons(facts, kept["staged/documents"]),
+}
+
+
+def publish_step(batch: Batch, root: Root, *, quality: bool = True, docs: bool = True) -> PartitionResult:
     """Write-audit-publish of a partition held in one batch (`StagedPartition` with a single chunk)."""
     with StagedPartition(root, batch.arrival_date, batch.run_id, batch.started) as part:
         part.add(batch)
@@ -272,11 +268,12 @@ class StagedPartition:
     it. A blocking rule raises AuditFailed (publishing nothing). Publishing and the partition's ledger record
     are one step (`ledger.publish`); the audit trail gets its line after."""
 
-    def __init__(self, root: Path, arrival_date: date, run_id: str, started: float | None = None) -> None:
-        self.root, self.arrival_date, self.run_id = Path(root), arrival_date, run_id
+    def __init__(self, root: Root, arrival_date: date, run_id: str, started: float | None = None) -> None:
+        self.root, self.arrival_date, self.run_id = root, arrival_date, run_id
         self.started = time.time() if started is None else started
-        # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names
-        self.staging = storage.staging_root(root, f"{run_id}-{uuid.uuid4().hex[:8]}")
+        # a folder of its own per attempt: a retry never rewrites files an interrupted publish still names;
+        # in the root's local work folder (the root itself, unless it is on object storage)
+        self.staging = storage.staging_root(work_dir(root), f"{run_id}-{uuid.uuid4().hex[:8]}")
         self.expected: Counter[tuple[str, str]] = Counter()  # rows written per table
         self.rows_in: Counter[str] = Counter()  # rows per table before validation
         self.quarantine: list[pl.DataFrame] = []
@@ -383,7 +380,7 @@ def _outputs(batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
 
 
 def audit_partition(
-    part: StagedPartition, staging: Path, root: Path, *, quality: bool = True, docs: bool = True
+    part: StagedPartition, staging: Path, root: Root, *, quality: bool = True, docs: bool = True
 ) -> Audit:
     """Audit the files written under `staging`: read each back a row group (a chunk) at a time and re-check
     its contract and row count, re-check the cross-table keys on what was read, then run the quality
@@ -419,7 +416,7 @@ def audit_partition(
         result = gx_quality.check_curated(
             facts,
             storage.read_partition(root, *TABLES[3], part.arrival_date),
-            root=root,
+            root=work_dir(root),  # its stores and Data Docs are local files
             arrival_date=part.arrival_date,
             run_id=part.run_id,
             blocked_by=blocking,
@@ -445,13 +442,16 @@ def _contract_after_writing(staging: Path, layer: str, table: str, arrival_date:
 
 
 def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
-    """Every staged document is in raw; every mention and fact names a staged document."""
+    """The registry's references on what was written: every staged document is in raw, every mention and
+    fact names a staged document (`written`: the doc_id column of each table)."""
     out = []
-    for child, parent in ((TABLES[1], TABLES[0]), (TABLES[2], TABLES[1]), (TABLES[3], TABLES[1])):
-        if child in written and parent in written:
-            orphans = set(written[child]["doc_id"]) - set(written[parent]["doc_id"])
-            if orphans:
-                out.append(f"{'/'.join(child)}: {len(orphans)} doc_ids not in {'/'.join(parent)}")
+    for t in LAYER_TABLES:
+        for ref in t.references:
+            parent = registry.table(ref.table).key
+            if t.key in written and parent in written:
+                orphans = set(written[t.key][ref.column]) - set(written[parent][ref.column])
+                if orphans:
+                    out.append(f"{t.path}: {len(orphans)} {ref.column}s not in {ref.table}")
     return out
 
 
@@ -472,9 +472,10 @@ def _summary(batch: StagedPartition, audit: Audit) -> PartitionResult:
     )
 
 
-def _record_run(root: Path, summary: PartitionResult) -> None:
-    """Append the partition run to ``<root>/_audit/runs.jsonl`` (the audit trail, failed runs included)."""
-    folder = Path(root) / storage.AUDIT
+def _record_run(root: Root, summary: PartitionResult) -> None:
+    """Append the partition run to ``<work>/_audit/runs.jsonl`` (the audit trail of this machine's runs,
+    failed ones included; the work folder is the root unless the root is on object storage)."""
+    folder = work_dir(root) / storage.AUDIT
     folder.mkdir(parents=True, exist_ok=True)
     line = summary.as_dict() | {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -487,7 +488,7 @@ def run_partition(
     files: list[Path],
     arrival_date: date,
     source: Path,
-    root: Path,
+    root: Root,
     run_id: str,
     *,
     quality: bool = True,
@@ -503,7 +504,7 @@ def run_partition(
     with StagedPartition(root, arrival_date, run_id) as part:
         for chunk in chunks:  # one chunk in memory at a time
             batch = ingest_step(chunk.files, arrival_date, source, run_id, limits, chunk.stage_paths)
-            batch = extract_step(stage_step(batch, limits, workers), root, limits, workers)
+            batch = extract_step(stage_step(batch, limits, workers), work_dir(root), limits, workers)
             part.add(validate_step(batch))
             del batch
         return part.publish(quality=quality, docs=docs)

@@ -30,10 +30,11 @@ from typing import Any
 
 import polars as pl
 
+from schemas.registry import CONSUMER_TABLES
 from warehouse import catalog, regions
 from warehouse.objectstore import ObjectStore, is_s3
 
-TABLES = ("indicators", "indicator_panel", "regions", "documents")
+TABLES = tuple(CONSUMER_TABLES)  # indicators, indicator_panel, regions, documents (schemas.registry)
 
 
 def manifest(

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from warehouse.location import Root, parse_root
 from warehouse.workers import default_workers
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -61,16 +62,18 @@ DEFAULT_LIMITS = Limits()
 class Settings:
     """Where the warehouse lives and where documents land.
 
-    root:   warehouse root holding raw/, staged/, curated/, quarantine/ (``WAREHOUSE_ROOT``, default ./data)
-    source: landing zone, ``<source>/<YYYY-MM-DD>/<files>`` or a flat folder (``WAREHOUSE_SOURCE``)
+    root:   warehouse root holding raw/, staged/, curated/, quarantine/ (``WAREHOUSE_ROOT``, default ./data): a
+            local folder or an ``s3://bucket/prefix`` URL (`warehouse.location`)
+    source: landing zone, ``<source>/<YYYY-MM-DD>/<files>`` or a flat folder (``WAREHOUSE_SOURCE``): a local
+            folder or an ``s3://bucket/prefix`` URL, read through a local mirror (`warehouse.landing`)
     name:   the warehouse's name in Prefect run names and artifact keys (``WAREHOUSE_NAME``; default
             derived from the root, see `warehouse_name`)
     limits: what one landed file may cost (`Limits`)
     workers: processes for cleaning and extraction (``WAREHOUSE_WORKERS``; default the CPUs available)
     """
 
-    root: Path = Path("data")
-    source: Path = SAMPLE_SOURCE
+    root: Root = Path("data")
+    source: Root = SAMPLE_SOURCE
     name: str | None = None
     limits: Limits = DEFAULT_LIMITS
     workers: int = field(default_factory=default_workers)
@@ -81,8 +84,8 @@ class Settings:
         base = cls()
         return replace(
             base,
-            root=local_path(env.get("WAREHOUSE_ROOT", str(base.root)), "WAREHOUSE_ROOT"),
-            source=local_path(env.get("WAREHOUSE_SOURCE", str(base.source)), "WAREHOUSE_SOURCE"),
+            root=parse_root(env.get("WAREHOUSE_ROOT", str(base.root)), "WAREHOUSE_ROOT"),
+            source=parse_root(env.get("WAREHOUSE_SOURCE", str(base.source)), "WAREHOUSE_SOURCE"),
             name=env.get("WAREHOUSE_NAME") or None,
             limits=Limits.from_env(env),
             workers=_positive_int(env, "WAREHOUSE_WORKERS", base.workers),
@@ -112,21 +115,6 @@ def dask_address(executor: str) -> str:
     return "tcp://" + executor[len(DASK) :]
 
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:/")  # s3://b/x (or s3:/b/x once a Path has folded the //)
-
-
-def local_path(value: str | Path, what: str = "root") -> Path:
-    """`value` as a local (or mounted) folder path; a URL such as ``s3://bucket/warehouse`` raises
-    ValueError. Runs write with renames and hard links, which object stores do not have: a URL given as
-    a path would be written to a local folder named ``s3:`` and reported as published."""
-    if _URL.match(str(value)):
-        raise ValueError(
-            f"{what} {str(value)!r} is a URL: runs and backfills write to a local or mounted folder only "
-            "(mount the bucket, or read a published snapshot from object storage with warehouse.read)"
-        )
-    return Path(value)
-
-
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None:
@@ -145,6 +133,6 @@ def warehouse_name(root: Path | str, configured: str | None = None) -> str:
         if not slug:
             raise ValueError(f"WAREHOUSE_NAME {configured!r} has no letters or digits")
         return slug
-    absolute = os.path.abspath(str(root))
+    absolute = str(root) if "://" in str(root) else os.path.abspath(str(root))  # a URL is its own name
     base = re.sub(r"[^a-z0-9]+", "-", os.path.basename(absolute.rstrip("/")).lower()).strip("-") or "root"
     return f"{base[:40]}-{hashlib.sha256(absolute.encode()).hexdigest()[:6]}"

@@ -25,23 +25,20 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandera.polars as pa
 import polars as pl
 
 from schemas import StagedDocument
+from schemas.registry import CONSUMER_TABLES, SNAPSHOT_TABLES
 from schemas.snapshot import CuratedDocument, CuratedPanel, CuratedRegion
-from warehouse import EXTRACTOR_VERSION, ledger, read, regions, storage, validate
+from warehouse import EXTRACTOR_VERSION, ledger, location, read, regions, storage, validate
+from warehouse.location import Root
 
 MANIFEST = "_manifest.json"
 SNAPSHOTS = "_snapshots"
-SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {
-    "indicator_panel": CuratedPanel,
-    "regions": CuratedRegion,
-    "documents": CuratedDocument,
-}
+SNAPSHOT_MODELS: dict[str, type[pa.DataFrameModel]] = {t.name: t.model for t in SNAPSHOT_TABLES}
 
 
 def build_panel(
@@ -166,25 +163,25 @@ def build_documents(staged: pl.DataFrame, counts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def published_partitions(root: Path) -> dict[str, str]:
+def published_partitions(root: Root) -> dict[str, str]:
     """Each published (or flagged) partition's run id, from the ledger: what a snapshot is made of."""
     records = ledger.read_ledger(root).values()
     return {r.arrival_date: r.run_id for r in records if r.status in ("published", "flagged")}
 
 
-def _manifest(root: Path) -> dict[str, Any] | None:
-    path = Path(root) / "curated" / MANIFEST
-    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+def _manifest(root: Root) -> dict[str, Any] | None:
+    text = location.read_text(root, f"curated/{MANIFEST}")
+    return None if text is None else dict(json.loads(text))
 
 
-def is_current(root: Path) -> bool:
+def is_current(root: Root) -> bool:
     """True when the manifest's snapshot was built from the partitions the ledger says are published now
     (False after a run that published and crashed before rebuilding the snapshot)."""
     manifest = _manifest(root)
     return manifest is not None and manifest.get("partitions") == published_partitions(root)
 
 
-def publish_if_stale(root: Path) -> dict[str, Any] | None:
+def publish_if_stale(root: Root) -> dict[str, Any] | None:
     """`publish` unless the current snapshot already reflects the ledger (or nothing was ever published);
     the new manifest, or None. Decided under the snapshot lock: of two runs ending together, the second
     finds the snapshot the first built."""
@@ -194,19 +191,19 @@ def publish_if_stale(root: Path) -> dict[str, Any] | None:
             return None
         if manifest is not None and manifest.get("partitions") == partitions:
             return None
-        return _publish(Path(root))
+        return _publish(root)
 
 
-def publish(root: Path) -> dict[str, Any]:
+def publish(root: Root) -> dict[str, Any]:
     """Build, validate and publish a new snapshot from the published partitions; returns the manifest.
     Crashed publishes are completed first (`ledger.recover`); the layers are read under the root's shared
     publish lock, so no partition is read halfway through its publish; a date whose publish a crash left
     unfinished meanwhile is left out (the snapshot is then stale and rebuilt by the next run)."""
     with ledger.snapshot_lock(root):
-        return _publish(Path(root))
+        return _publish(root)
 
 
-def _publish(root: Path) -> dict[str, Any]:
+def _publish(root: Root) -> dict[str, Any]:
     ledger.recover(root)
     with ledger.root_lock(root, shared=True):  # the versions and the unfinished dates, read at one moment
         unfinished = ledger.pending_publishes(root)
@@ -234,8 +231,7 @@ def _publish(root: Path) -> dict[str, Any]:
         "extractor_version": EXTRACTOR_VERSION,
         "rows": {"indicator_panel": built.panel_rows} | rows | {"indicators": built.facts},
         "tables": {
-            name: {"path": f"curated/{name}", "version": versions.get(f"curated/{name}")}
-            for name in read.TABLES
+            name: {"path": t.path, "version": versions.get(t.path)} for name, t in CONSUMER_TABLES.items()
         },
         "versions": versions,
         "partitions": partitions,
@@ -249,7 +245,7 @@ INPUTS = ("staged/documents", "curated/indicators")  # the layer tables a snapsh
 
 
 def _scan_pinned(
-    root: Path, pinned: dict[str, int], name: str, columns: list[str], skip: set[str]
+    root: Root, pinned: dict[str, int], name: str, columns: list[str], skip: set[str]
 ) -> pl.LazyFrame | None:
     """A layer table at its pinned version (None if it had no version then)."""
     if name not in pinned:
@@ -258,7 +254,7 @@ def _scan_pinned(
     return storage.scan_table(root, layer, table, columns, skip, version=pinned[name])
 
 
-def _version(root: Path, name: str) -> int:
+def _version(root: Root, name: str) -> int:
     found = storage.version(root, "curated", name)
     assert found is not None, name  # just written
     return found
@@ -281,7 +277,7 @@ class BuiltFromFacts:
 
 
 def _build_from_facts(
-    scan: pl.LazyFrame | None, staged_docs: pl.DataFrame, region_dim: pl.DataFrame, root: Path
+    scan: pl.LazyFrame | None, staged_docs: pl.DataFrame, region_dim: pl.DataFrame, root: Root
 ) -> BuiltFromFacts:
     """Commit the panel (curated/indicator_panel, one commit) and count the facts, a bucket at a time: a
     bucket is a run of panel keys in key order holding about `FACTS_PER_BUCKET` facts (every fact of a panel
@@ -354,23 +350,33 @@ def _no_facts() -> pl.DataFrame:
     return pl.DataFrame(schema={c: t for c, t in _facts_schema().items() if c in PANEL_FACT_COLUMNS})
 
 
-def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+def _write_manifest(root: Root, manifest: dict[str, Any]) -> None:
     """The manifest into the snapshot history (``_snapshots/<id>.json``), then made current, atomically."""
     text = json.dumps(manifest, ensure_ascii=False, indent=1)
-    storage.write_text_atomically(root / "curated" / SNAPSHOTS / f"{manifest['snapshot']}.json", text)
-    storage.write_text_atomically(root / "curated" / MANIFEST, text)
+    location.write_text(root, f"curated/{SNAPSHOTS}/{manifest['snapshot']}.json", text)
+    location.write_text(root, f"curated/{MANIFEST}", text)
 
 
-def vacuum(root: Path, retention_hours: float = storage.RETENTION_HOURS) -> dict[str, int]:
+def vacuum(root: Root, retention_hours: float = storage.RETENTION_HOURS) -> dict[str, int]:
     """Delete what no snapshot of the last `retention_hours` needs: the tables' unneeded files
-    (`storage.vacuum`) and the history's manifests older than that (the current one always stays)."""
+    (`storage.vacuum`) and the history's manifests made before that (by the time their id starts
+    with; the current one always stays)."""
     deleted = storage.vacuum(root, retention_hours)
     cutoff = datetime.now(UTC).timestamp() - retention_hours * 3600
     current = (_manifest(root) or {}).get("snapshot")
-    for path in sorted((Path(root) / "curated" / SNAPSHOTS).glob("*.json")):
-        if path.stem != current and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+    for name in location.names(root, f"curated/{SNAPSHOTS}", ".json"):
+        made = _made_at(name.removesuffix(".json"))
+        if name != f"{current}.json" and made is not None and made <= cutoff:
+            location.remove(root, f"curated/{SNAPSHOTS}/{name}")
     return deleted
+
+
+def _made_at(snapshot_id: str) -> float | None:
+    """When a snapshot was made, from its id (``20261204T183000-abcdef``, UTC); None if not such an id."""
+    try:
+        return datetime.strptime(snapshot_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 def _facts_schema() -> dict[str, Any]:

@@ -34,13 +34,14 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
+from schemas.registry import LAYERS, PARTITION  # the layers, and the partition column of their tables
+from warehouse import location
+from warehouse.location import Root
 from warehouse.settings import RETENTION_HOURS
 
-LAYERS = ("raw", "staged", "curated", "quarantine")
 STAGING = "_staging"
 AUDIT = "_audit"
 PART_FILE = "part-0.parquet"  # a staged partition's file
-PARTITION = "arrival_date"  # the partition column of every layer table
 DELTA_LOG = "_delta_log"
 WRITER = WriterProperties(compression="ZSTD")
 
@@ -89,7 +90,7 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
-def _explained(exc: Exception, path: Path) -> Exception:
+def _explained(exc: Exception, path: Path | str) -> Exception:
     """A full disk said in words (an OSError ENOSPC, or polars', pyarrow's or delta-rs' own exception types
     carrying the OS message); any other error as it is."""
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc):
@@ -97,7 +98,7 @@ def _explained(exc: Exception, path: Path) -> Exception:
     return exc
 
 
-def _raise_explained(exc: Exception, path: Path) -> NoReturn:
+def _raise_explained(exc: Exception, path: Path | str) -> NoReturn:
     explained = _explained(exc, path)
     if explained is exc:
         raise exc
@@ -109,27 +110,61 @@ def write_text_atomically(target: Path, text: str) -> Path:
 
 
 def table_path(root: Path, layer: str, table: str) -> Path:
-    """The folder of a layer table: a Delta table (data files by partition, commits in ``_delta_log``)."""
+    """The folder of a layer table of a local root: a Delta table (data files by partition, commits in
+    ``_delta_log``)."""
     return layer_path(root, layer, table)
 
 
-def is_table(path: Path) -> bool:
-    return (Path(path) / DELTA_LOG).is_dir()
+def table_uri(root: Root, layer: str, table: str) -> str:
+    """Where a layer table is, for deltalake and polars: a local folder or ``s3://…/<layer>/<table>``."""
+    layer_path(Path("."), layer, table)  # an unknown layer is refused alike for both kinds of root
+    return location.join(root, f"{layer}/{table}")
 
 
-def version(root: Path, layer: str, table: str) -> int | None:
+def is_table(uri: str | Path, options: dict[str, str] | None = None) -> bool:
+    if options is None and not location.is_remote(str(uri)):
+        return (Path(uri) / DELTA_LOG).is_dir()
+    return bool(DeltaTable.is_deltatable(str(uri), storage_options=options))
+
+
+def _table(root: Root, layer: str, table: str, version: int | None = None) -> DeltaTable | None:
+    uri, options = table_uri(root, layer, table), location.table_options(root)
+    return DeltaTable(uri, version=version, storage_options=options) if is_table(uri, options) else None
+
+
+def version(root: Root, layer: str, table: str) -> int | None:
     """The table's current version (its latest commit), or None if it was never written."""
-    path = table_path(root, layer, table)
-    return DeltaTable(str(path)).version() if is_table(path) else None
+    found = _table(root, layer, table)
+    return None if found is None else found.version()
 
 
-def versions(root: Path) -> dict[str, int]:
+def table_names(root: Root) -> list[str]:
+    """Every table under `root` (layer tables and the snapshot's), by path (``curated/indicators``,
+    ``quarantine/raw/documents``): the folders holding a ``_delta_log``, two levels deep at most."""
+    found = []
+    for layer in LAYERS:
+        for name in location.folders(root, layer):
+            inner = location.folders(root, f"{layer}/{name}")
+            if DELTA_LOG in inner:  # a table: its partition folders are not looked into
+                found.append(f"{layer}/{name}")
+                continue
+            found += [
+                f"{layer}/{name}/{sub}"
+                for sub in inner
+                if DELTA_LOG in location.folders(root, f"{layer}/{name}/{sub}")
+            ]
+    return sorted(found)
+
+
+def versions(root: Root) -> dict[str, int]:
     """The current version of every table under `root` (layer tables and the snapshot's), by path
     (``curated/indicators``)."""
     out = {}
-    for layer in LAYERS:
-        for log in sorted((Path(root) / layer).glob(f"**/{DELTA_LOG}")):
-            out[log.parent.relative_to(root).as_posix()] = DeltaTable(str(log.parent)).version()
+    for name in table_names(root):
+        layer, table = name.split("/", 1)
+        out[name] = DeltaTable(
+            table_uri(root, layer, table), storage_options=location.table_options(root)
+        ).version()
     return out
 
 
@@ -141,7 +176,7 @@ class ConcurrentCommitError(RuntimeError):
 
 
 def commit_partition(
-    root: Path, layer: str, table: str, arrival_date: date, data: Callable[[], pa.RecordBatchReader]
+    root: Root, layer: str, table: str, arrival_date: date, data: Callable[[], pa.RecordBatchReader]
 ) -> None:
     """One Delta commit replacing the `arrival_date` partition of a table with the rows `data()` streams
     (that date's rows, a batch at a time: a partition larger than memory is never held whole). The table
@@ -150,14 +185,13 @@ def commit_partition(
     Commits to other partitions never conflict (Delta retries them itself); when another writer commits
     to the same partition meanwhile, the commit is redone from `data()` (the later one wins, whole), and
     after `COMMIT_ATTEMPTS` it fails with ConcurrentCommitError."""
-    path = table_path(root, layer, table)
-    path.mkdir(parents=True, exist_ok=True)
+    path = _prepared(root, layer, table)
     predicate = f"{PARTITION} = '{arrival_date.isoformat()}'"
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         try:
             write_deltalake(
-                str(path), data(), mode="overwrite", partition_by=[PARTITION], predicate=predicate,
-                schema_mode="merge", writer_properties=WRITER,
+                path, data(), mode="overwrite", partition_by=[PARTITION], predicate=predicate,
+                schema_mode="merge", writer_properties=WRITER, storage_options=location.table_options(root),
             )  # fmt: skip
             return
         except CommitFailedError as exc:
@@ -171,16 +205,25 @@ def commit_partition(
             _raise_explained(exc, path)
 
 
-def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Path, layer: str, table: str) -> None:
+def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Root, layer: str, table: str) -> None:
     """One commit replacing a whole unpartitioned table (the snapshot's tables) with `df`, or with the frames
     an iterator yields (written as they come: one in memory at a time; all of the same columns)."""
     frames = iter([df]) if isinstance(df, pl.DataFrame) else df
     first = _arrow(next(frames))
     batches = itertools.chain(first.to_batches(), (b for f in frames for b in _arrow(f).to_batches()))
-    path = table_path(root, layer, table)
-    path.mkdir(parents=True, exist_ok=True)
+    path = _prepared(root, layer, table)
     reader = pa.RecordBatchReader.from_batches(first.schema, batches)
-    write_deltalake(str(path), reader, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER)
+    write_deltalake(
+        path, reader, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
+        storage_options=location.table_options(root),
+    )  # fmt: skip
+
+
+def _prepared(root: Root, layer: str, table: str) -> str:
+    """The table's location, its folder made first on a local root (object stores have no folders)."""
+    if not location.is_remote(root):
+        table_path(Path(root), layer, table).mkdir(parents=True, exist_ok=True)
+    return table_uri(root, layer, table)
 
 
 def _arrow(df: pl.DataFrame) -> pa.Table:
@@ -198,7 +241,7 @@ def _dated(schema: pa.Schema, batches: Iterable[pa.RecordBatch], day: date) -> p
     return pa.RecordBatchReader.from_batches(out, dated)
 
 
-def write_partition(df: pl.DataFrame, root: Path, layer: str, table: str, arrival_date: date) -> None:
+def write_partition(df: pl.DataFrame, root: Root, layer: str, table: str, arrival_date: date) -> None:
     """Replace one partition of a table with `df` in one commit (see `commit_partition`)."""
     frame = _arrow(df.drop(PARTITION, strict=False))
     commit_partition(
@@ -251,7 +294,7 @@ class PartitionAppender:
 
 
 def scan_table(
-    root: Path,
+    root: Root,
     layer: str,
     table: str,
     columns: list[str] | None = None,
@@ -261,11 +304,12 @@ def scan_table(
     """A table at `version` (default: the latest), lazily, with `arrival_date` last, only `columns` (and
     `arrival_date`) when given, without the partitions of the dates (YYYY-MM-DD) in `skip`; None if never
     written. Partitions written before a column existed read it as null."""
-    path = table_path(root, layer, table)
-    if not is_table(path):
-        _refuse_plain_parquet(path)
+    uri, options = table_uri(root, layer, table), location.table_options(root)
+    if not is_table(uri, options):
+        if not location.is_remote(root):
+            _refuse_plain_parquet(Path(uri))
         return None
-    scan = pl.scan_delta(str(path), version=version)
+    scan = pl.scan_delta(uri, version=version, storage_options=options)
     if skip:
         scan = scan.filter(~pl.col(PARTITION).is_in(sorted(date.fromisoformat(d) for d in skip)))
     every = scan.collect_schema().names()
@@ -275,7 +319,7 @@ def scan_table(
 
 
 def read_table(
-    root: Path, layer: str, table: str, skip: Collection[str] = (), version: int | None = None
+    root: Root, layer: str, table: str, skip: Collection[str] = (), version: int | None = None
 ) -> pl.DataFrame | None:
     """Every partition of a table (but the dates in `skip`) at `version`, `arrival_date` last; None if never
     written."""
@@ -284,7 +328,7 @@ def read_table(
 
 
 def read_partition(
-    root: Path, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
+    root: Root, layer: str, table: str, arrival_date: date, columns: list[str] | None = None
 ) -> pl.DataFrame | None:
     """One published partition (only `columns`, when given), or None if it holds no rows."""
     scan = scan_table(root, layer, table, columns)
@@ -325,13 +369,13 @@ def _partition_files(base: Path) -> Iterator[tuple[str, str, date, Path]]:
             yield layer, table, date.fromisoformat(source.parent.name.split("=", 1)[1]), source
 
 
-def vacuum(root: Path, retention_hours: float = RETENTION_HOURS) -> dict[str, int]:
+def vacuum(root: Root, retention_hours: float = RETENTION_HOURS) -> dict[str, int]:
     """Delete the data files of every table that no version younger than `retention_hours` needs (replaced
     partitions, older snapshots, files of writes that never committed); files deleted per table. A reader
     can time-travel to any version of the retention window, no further."""
     out = {}
-    for name in versions(root):
-        table = DeltaTable(str(Path(root) / name))
+    for name in table_names(root):
+        table = DeltaTable(location.join(root, name), storage_options=location.table_options(root))
         deleted = table.vacuum(
             retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False
         )
@@ -437,7 +481,7 @@ def _staged_reader(path: Path, day: date) -> pa.RecordBatchReader:
     return _dated(file.schema_arrow, file.iter_batches(), day)
 
 
-def publish_staged(staging: Path, root: Path) -> list[str]:
+def publish_staged(staging: Path, root: Root) -> list[str]:
     """Commit every partition file under `staging` into its table, layer by layer (raw, staged, curated,
     quarantine: a table after the tables it refers to), one commit per table replacing the partition, then
     remove `staging`; the tables committed. Calling this again after a crash commits the same files again (a

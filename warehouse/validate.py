@@ -14,18 +14,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaError, SchemaErrors
 
-from schemas import QuarantineRecord
+from schemas import QuarantineRecord, polars_schema
 
-QUARANTINE_SCHEMA = {
-    "run_id": pl.String,
-    "layer": pl.String,
-    "table": pl.String,
-    "arrival_date": pl.Date,
-    "doc_id": pl.String,
-    "source_file": pl.String,
-    "reason": pl.String,
-    "record": pl.String,
-}
+QUARANTINE_SCHEMA = polars_schema(QuarantineRecord)
 
 
 class ContractError(RuntimeError):

@@ -67,7 +67,15 @@ def map_frames(fn: Callable[..., T], frame: pl.DataFrame, workers: int, *args: A
 def in_own_process(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a new process that ends with it, for a whole-warehouse step at the end of a long
     backfill: its peak memory is its own, not added to what the caller holds by then, and all it allocated
-    goes back to the system. Its exception is raised here. `fn` must be a module-level function."""
+    goes back to the system. Its exception is raised here. `fn` must be a module-level function. It sees
+    the caller's environment as it is now (a forkserver's children inherit the server's, frozen when it
+    started: object-store credentials set since would be missing)."""
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(fn, *args).result()
+        return pool.submit(_in_environment, dict(os.environ), fn, *args).result()
+
+
+def _in_environment(environ: dict[str, str], fn: Callable[..., T], *args: Any) -> T:
+    os.environ.clear()
+    os.environ.update(environ)
+    return fn(*args)
