@@ -50,13 +50,14 @@ from flows.partition import (
     artifact_key,
     docs_task,
     final_state,
+    local_zone,
     partition_flow,
     retry_on_io_error,
     snapshot_task,
     warehouse_of,
 )
 from flows.server import crash_orphaned_children, crash_unfinished
-from warehouse import landing, ledger, pipeline
+from warehouse import ledger, pipeline
 from warehouse.location import Root, parse_root
 from warehouse.pipeline import AuditFailed
 from warehouse.settings import DASK, Settings, check_executor, dask_address
@@ -110,7 +111,7 @@ def backfill_flow(
     orphans = crash_orphaned_children()
     if orphans:
         get_run_logger().warning("marked Crashed, their backfill had ended: %s", ", ".join(orphans))
-    src = landing.local_source(given, dst, lambda d: start <= d <= end)  # s3://: the range mirrored
+    src = local_zone(given, dst, (start, end))  # s3://: the range mirrored
     items = ledger.plan(start, end, src, dst, mode)
     known = ledger.read_ledger(dst)  # one listing: a date never recorded is not looked up one by one
     for item in items:
@@ -161,7 +162,7 @@ def partition_task(day: date, files: list[str], source: str, root: str) -> State
     dst, run_id, started = parse_root(root), str(task_run.get_id() or "local"), time.perf_counter()
     key = artifact_key("audit", root, day)
     try:
-        src = landing.local_source(parse_root(source, "source"), dst, day.__eq__)
+        src = local_zone(parse_root(source, "source"), dst, day)
         paths = [src / f for f in files]  # relative to the zone (absolute ones stay as they are)
         result = pipeline.run_partition(paths, day, src, dst, run_id, limits=settings.limits, docs=False)
     except AuditFailed as failed:

@@ -129,6 +129,15 @@ def publish_task(part: StagedPartition, root: str, docs: bool = True) -> Partiti
     return summary
 
 
+def local_zone(source: Root, root: Root, days: landing.Days = None) -> Path:
+    """The landing zone as a local folder (an s3:// zone's mirror, `days` brought up to date); keys of
+    the bucket that cannot be read are logged as warnings."""
+    found = landing.local_source(source, root, days)
+    for refused in found.refused:
+        get_run_logger().warning("landing zone %s: %s", source, refused)
+    return found.folder
+
+
 def _run_date() -> date:
     given = flow_run.parameters.get("arrival_date")
     if given:
@@ -187,12 +196,12 @@ def partition_flow(
     day = arrival_date or _run_date()
     dst = parse_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
-    src = landing.local_source(parse_root(source or settings.source, "source"), dst, day.__eq__)
-    # files: paths relative to the landing zone (or absolute ones, as given)
-    paths = [src / f for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
     try:
+        src = local_zone(parse_root(source or settings.source, "source"), dst, day)
+        # files: paths relative to the landing zone (or absolute ones, as given)
+        paths = [src / f for f in files] if files else ingest.discover_partitions(src, NO_DATE).get(day, [])
         if paths:
             result = _run_chunks(paths, day, src, dst, run_id, settings, publish_snapshot)
         else:
@@ -227,7 +236,7 @@ def run_flow(source: str, root: str, default_date: date | None = None) -> list[P
     dst = parse_root(root)
     ledger.recover(dst)
     crash_orphaned_children()
-    src = landing.local_source(parse_root(source, "source"), dst)  # an s3:// zone: mirrored whole
+    src = local_zone(parse_root(source, "source"), dst)  # an s3:// zone: mirrored whole
     parts = ingest.discover_partitions(src, default_date or date.today())
     summaries, failed = [], []
     for day, files in sorted(parts.items()):

@@ -3,17 +3,20 @@ session and stopped after). A published snapshot copied there reads as it does l
 `report`; connection settings given once, `ObjectStore`, and spelled for fsspec, polars and pyarrow
 apart); runs and backfills write an s3:// root themselves and give the facts of a local run."""
 
+import json
 import os
 from datetime import date
 
 import polars as pl
 import pytest
-from conftest import BUCKET, KEYS, SAMPLE
+from conftest import BUCKET, DEV_GOLD, KEYS, SAMPLE
 from typer.testing import CliRunner
 
 from warehouse import ledger, read, sql, storage
 from warehouse.cli import app
 from warehouse.objectstore import ObjectStore
+
+pytestmark = pytest.mark.s3
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +158,11 @@ def test_a_run_and_a_backfill_write_an_s3_root_that_every_reader_reads(
     assert read.manifest(url)["snapshot"] != first["snapshot"]
     statement = "SELECT count(*) AS n FROM indicators"
     assert sql.query(url, statement).item() == sql.query(sample_run, statement).item()
+    page = tmp_path / "report.html"
+    done = runner.invoke(app, ["report", "--root", url, "--out", str(page)])
+    assert done.exit_code == 0 and page.read_text(encoding="utf-8").count("<svg") > 0, done.output
+    scored = runner.invoke(app, ["evaluate", "--gold", str(DEV_GOLD), "--root", url, "--json"])
+    assert scored.exit_code == 0 and json.loads(scored.output)["f1"] == 1.0, scored.output
 
     done = runner.invoke(app, ["vacuum", "--root", url, "--retention-hours", "0"])
     assert done.exit_code == 0, done.output
@@ -245,11 +253,19 @@ def test_an_s3_landing_zone_is_mirrored_exactly_and_only_what_changed_is_downloa
     fs.pipe_file(f"{key}/2030-01-01/new.txt", b"new")
     fs.rm(f"{key}/2022-02-09", recursive=True)  # a whole date folder withdrawn
     fs.pipe_file(f"{key}/2030-01-02/../escape.txt", b"x")
-    again = landing.mirror(zone, tmp_path, lambda d: d.year != 2024)  # 2024's folder left as it was
+    fs.pipe_file(f"{key}/2030-01-03/a", b"a file")
+    fs.pipe_file(f"{key}/2030-01-03/a/b", b"and a folder of the same name")
+    again = landing.mirror(zone, tmp_path, (date(2020, 1, 1), date(2030, 12, 31)))
     assert (again.folder / day / name).read_bytes() == b"changed"
     assert (again.folder / "2030-01-01" / "new.txt").read_bytes() == b"new"
-    assert not list((again.folder / "2022-02-09").glob("*")) and again.removed == 1
-    assert again.downloaded == 2 and not (tmp_path / "escape.txt").exists()
+    assert not (again.folder / "2022-02-09").exists() and again.removed == 1  # the date is gone, folder too
+    assert again.downloaded == 3 and not (tmp_path / "escape.txt").exists()
     assert any("2030-01-02/../escape.txt" in r for r in again.refused)
+    assert any("2030-01-03/a/b" in r and "clashes" in r for r in again.refused)
+    assert not [p for p in again.folder.rglob("*") if p.name.startswith(".")]  # no partial downloads in it
+
+    fs.pipe_file(f"{key}/2030-01-01/new.txt", b"newer")
+    one = landing.mirror(zone, tmp_path, date(2030, 1, 1))  # one date: only its folder is listed
+    assert one.downloaded == 1 and (one.folder / "2030-01-01" / "new.txt").read_bytes() == b"newer"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         landing.mirror(f"s3://{BUCKET}/mirror/nothing", tmp_path)

@@ -176,7 +176,7 @@ for i in range(8):
 """
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def any_root(request, tmp_path):
     """A root in a local folder, or a root on the test S3 server (a prefix of its own per test)."""
     if request.param == "local":
@@ -225,3 +225,10 @@ def test_a_commit_that_keeps_losing_its_partition_fails_cleanly_and_commits_noth
     monkeypatch.undo()
     assert len(attempts) == storage.COMMIT_ATTEMPTS
     assert storage.read_table(tmp_path, "raw", "t")["a"].to_list() == [1]
+
+
+def test_write_table_returns_the_version_its_commit_made(tmp_path):
+    first = storage.write_table(pl.DataFrame({"a": [1]}), tmp_path, "curated", "t")
+    second = storage.write_table(pl.DataFrame({"a": [2, 3]}), tmp_path, "curated", "t")
+    assert (first, second) == (0, 1) == (0, storage.version(tmp_path, "curated", "t"))
+    assert storage.read_table(tmp_path, "curated", "t", version=first)["a"].to_list() == [1]

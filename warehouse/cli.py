@@ -14,6 +14,7 @@ import typer
 
 from flows import server  # constants and set-up only: Prefect itself is imported when a command runs
 from warehouse import location
+from warehouse.landing import Days
 from warehouse.location import Root, parse_root
 from warehouse.settings import RETENTION_HOURS, Settings, check_executor
 
@@ -188,9 +189,9 @@ def backfill(
     """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
     from warehouse import ledger, snapshot
 
-    root = _root(root_, write=True)
+    root = _root(root_, write=not dry_run)  # a dry run writes nothing, not even the probe
     first, last = _date(start, "--start"), _date(end, "--end")
-    zone, source = _source(source_, root, lambda d: first <= d <= last)
+    zone, source = _source(source_, root, (first, last))
     try:
         check_executor(executor)
     except ValueError as exc:
@@ -259,9 +260,9 @@ def _read_root(value: str | None) -> Root:
     return _root(value)
 
 
-def _source(value: str | None, root: Root, wanted: Callable[[date], bool] | None = None) -> tuple[Root, Path]:
+def _source(value: str | None, root: Root, days: Days = None) -> tuple[Root, Path]:
     """The landing zone as given (settings when not) and as a local folder: itself, or for s3:// its
-    mirror with the dates `wanted` brought up to date (keys that cannot be paths are printed). A zone
+    mirror with the dates `days` brought up to date (`warehouse.landing.Days`) (keys that cannot be paths are printed). A zone
     that is not a folder, or that cannot be read, is a usage error."""
     from warehouse import landing
 
@@ -270,7 +271,7 @@ def _source(value: str | None, root: Root, wanted: Callable[[date], bool] | None
         if not location.is_remote(zone):
             local = Path(zone)
         else:
-            found = landing.mirror(str(zone), location.work_dir(root), wanted)
+            found = landing.mirror(str(zone), location.work_dir(root), days)
             for refused in found.refused:
                 typer.echo(f"skipped {refused}", err=True)
             local = found.folder
@@ -343,6 +344,10 @@ def _with_progress(label: str, dates: list[date], root: Root, work: Callable[[],
     wanted = set(dates)
 
     def done() -> int:  # reads only the records of the dates being run, not the whole ledger
+        if location.is_remote(root):  # one listing, not a GET per date
+            since = datetime.fromisoformat(started).timestamp()
+            written = location.modified(root, ledger.LEDGER)
+            return sum(1 for d in wanted if written.get(f"{d.isoformat()}.json", 0.0) >= since)
         records = (ledger.read_record(root, d) for d in wanted)
         return sum(1 for r in records if r is not None and r.updated_at >= started)
 

@@ -132,8 +132,7 @@ def intent_path(root: Root, arrival_date: date) -> Path:
 def read_ledger(root: Root) -> dict[date, PartitionRecord]:
     """Every partition record of `root` (not the intents beside them in a local root's ledger folder)."""
     wanted = [n for n in location.names(root, LEDGER, ".json") if _RECORD.match(n)]
-    found = (location.read_text(root, f"{LEDGER}/{n}") for n in wanted)
-    records = [_load(t) for t in found if t is not None]  # (None: removed since it was listed)
+    records = [_load(t) for t in location.read_texts(root, LEDGER, wanted).values()]  # (gone since: left out)
     return {date.fromisoformat(r.arrival_date): r for r in records}
 
 

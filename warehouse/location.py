@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,17 @@ def work_dir(root: Root) -> Path:
     return state / "warehouse" / f"{slug}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+PROFILE_SECONDS = 600  # a profile's credentials are resolved again after this (temporary ones expire)
+
+
 def store() -> ObjectStore:
-    """This process's object-store settings (its environment and profile, resolved once)."""
-    return _resolved(ObjectStore.from_env())
+    """This process's object-store settings: its environment, and its profile's credentials resolved at
+    most every `PROFILE_SECONDS` (an SSO or assumed-role session's keys expire within the hour)."""
+    return _resolved(ObjectStore.from_env(), int(time.time() // PROFILE_SECONDS))
 
 
-@functools.cache
-def _resolved(found: ObjectStore) -> ObjectStore:
+@functools.lru_cache(maxsize=8)
+def _resolved(found: ObjectStore, period: int) -> ObjectStore:
     return found.resolved()
 
 
@@ -101,6 +106,31 @@ def read_text(root: Root, relative: str) -> str | None:
         return str(_fs(root).cat_file(_key(join(root, relative))).decode("utf-8"))
     except FileNotFoundError:
         return None
+
+
+def read_texts(root: Root, folder: str, wanted: list[str]) -> dict[str, str]:
+    """The texts of the files `wanted` (names) in `folder` under `root` that exist, by name; on object
+    storage fetched together (s3fs requests them concurrently), not one round trip after another."""
+    if not is_remote(root):
+        return {n: t for n in wanted if (t := read_text(root, f"{folder}/{n}")) is not None}
+    keys = {_key(join(root, f"{folder}/{n}")): n for n in wanted}
+    if not keys:
+        return {}
+    found = _fs(root).cat(list(keys), on_error="omit")
+    return {keys[k]: v.decode("utf-8") for k, v in found.items() if isinstance(v, bytes)}
+
+
+def modified(root: Root, folder: str) -> dict[str, float]:
+    """When each file directly in `folder` under `root` was last written (seconds since the epoch), by
+    name: one listing."""
+    if not is_remote(root):
+        path = Path(root) / folder
+        return {p.name: p.stat().st_mtime for p in path.iterdir() if p.is_file()} if path.is_dir() else {}
+    try:
+        found = _fs(root).ls(_key(join(root, folder)), detail=True)
+    except FileNotFoundError:
+        return {}
+    return {f["name"].rsplit("/", 1)[-1]: f["LastModified"].timestamp() for f in found if f["type"] == "file"}
 
 
 def write_text(root: Root, relative: str, text: str) -> None:

@@ -32,6 +32,8 @@ from warehouse.results import PartitionResult
 from warehouse.settings import DEFAULT_LIMITS, Limits
 
 TABLES = tuple(t.key for t in LAYER_TABLES)  # raw documents, staged documents and mentions, curated facts
+# what the audit reads back of every table: doc_id (rows counted) and every column a reference names
+KEY_COLUMNS = sorted({"doc_id"} | {ref.column for t in LAYER_TABLES for ref in t.references})
 
 
 @dataclass
@@ -387,10 +389,11 @@ def audit_partition(
     checkpoint on curated (its Data Docs page built now, or with `docs` off by `quality.build_docs` at the
     end of a run or backfill)."""
     blocking: list[str] = []
-    written: dict[tuple[str, str], pl.DataFrame] = {}  # the doc_id column of each table
+    written: dict[tuple[str, str], pl.DataFrame] = {}  # the key columns of each table
     for (layer, table), expected in part.expected.items():
         name = f"{layer}/{table}"
-        ids = storage.read_staged(staging, layer, table, part.arrival_date, columns=["doc_id"])
+        keys = [c for c in KEY_COLUMNS if c in MODELS[(layer, table)].to_schema().columns]
+        ids = storage.read_staged(staging, layer, table, part.arrival_date, columns=keys)
         if ids is None:
             blocking.append(f"{name}: nothing was written")
             continue
@@ -443,7 +446,7 @@ def _contract_after_writing(staging: Path, layer: str, table: str, arrival_date:
 
 def _cross_table(written: dict[tuple[str, str], pl.DataFrame]) -> list[str]:
     """The registry's references on what was written: every staged document is in raw, every mention and
-    fact names a staged document (`written`: the doc_id column of each table)."""
+    fact names a staged document (`written`: the key columns of each table, `KEY_COLUMNS`)."""
     out = []
     for t in LAYER_TABLES:
         for ref in t.references:

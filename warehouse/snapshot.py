@@ -221,9 +221,10 @@ def _publish(root: Root) -> dict[str, Any]:
     tables = {"regions": region_dim, "documents": build_documents(staged_docs, built.per_document)}
     for name, df in tables.items():
         _check(name, df)
+    written = {"curated/indicator_panel": built.panel_version}
     for name, df in tables.items():
-        storage.write_table(df, root, "curated", name)
-    versions = pinned | {f"curated/{name}": _version(root, name) for name in SNAPSHOT_MODELS}
+        written[f"curated/{name}"] = storage.write_table(df, root, "curated", name)
+    versions = pinned | written  # the versions this build committed, whatever others commit meanwhile
     rows = {name: df.height for name, df in tables.items()}
     manifest = {
         "snapshot": snapshot_id,
@@ -254,12 +255,6 @@ def _scan_pinned(
     return storage.scan_table(root, layer, table, columns, skip, version=pinned[name])
 
 
-def _version(root: Root, name: str) -> int:
-    found = storage.version(root, "curated", name)
-    assert found is not None, name  # just written
-    return found
-
-
 def _check(name: str, df: pl.DataFrame) -> None:
     validate.check_columns(df, SNAPSHOT_MODELS[name])
     validate.validate_frame(df, SNAPSHOT_MODELS[name])
@@ -272,6 +267,7 @@ PANEL_KEY = ["region_code", "year", "indicator"]
 @dataclass
 class BuiltFromFacts:
     panel_rows: int
+    panel_version: int  # the version of curated/indicator_panel this build committed
     per_document: pl.DataFrame  # doc_id, facts: the document's facts in the snapshot
     facts: int  # facts in the snapshot
 
@@ -306,7 +302,7 @@ def _build_from_facts(
             raise
 
     try:
-        storage.write_table(panels(), root, "curated", "indicator_panel")
+        version = storage.write_table(panels(), root, "curated", "indicator_panel")
     except Exception:
         if failure:
             raise failure[0] from None
@@ -314,6 +310,7 @@ def _build_from_facts(
     per_document = pl.concat(counts).group_by("doc_id").agg(pl.col("facts").sum())
     return BuiltFromFacts(
         panel_rows=panel_rows[0],
+        panel_version=version,
         per_document=per_document,
         facts=int(per_document["facts"].sum()),
     )

@@ -31,7 +31,7 @@ from typing import NoReturn
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from schemas.registry import LAYERS, PARTITION  # the layers, and the partition column of their tables
@@ -205,18 +205,28 @@ def commit_partition(
             _raise_explained(exc, path)
 
 
-def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Root, layer: str, table: str) -> None:
+def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Root, layer: str, table: str) -> int:
     """One commit replacing a whole unpartitioned table (the snapshot's tables) with `df`, or with the frames
-    an iterator yields (written as they come: one in memory at a time; all of the same columns)."""
+    an iterator yields (written as they come: one in memory at a time; all of the same columns); the
+    version that commit made (found by a token in its commit info: another machine may commit the same
+    table right after, so the table's latest version need not be this one)."""
     frames = iter([df]) if isinstance(df, pl.DataFrame) else df
     first = _arrow(next(frames))
     batches = itertools.chain(first.to_batches(), (b for f in frames for b in _arrow(f).to_batches()))
     path = _prepared(root, layer, table)
     reader = pa.RecordBatchReader.from_batches(first.schema, batches)
+    token, options = uuid.uuid4().hex, location.table_options(root)
     write_deltalake(
         path, reader, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
-        storage_options=location.table_options(root),
+        storage_options=options, commit_properties=CommitProperties(custom_metadata={WRITE_TOKEN: token}),
     )  # fmt: skip
+    for commit in DeltaTable(path, storage_options=options).history(COMMIT_ATTEMPTS * 20):
+        if commit.get(WRITE_TOKEN) == token:
+            return int(commit["version"])
+    raise RuntimeError(f"{layer}/{table}: the commit just made is not in the table's recent history")
+
+
+WRITE_TOKEN = "warehouse_write"  # commit info key: which write made a version
 
 
 def _prepared(root: Root, layer: str, table: str) -> str:
@@ -490,8 +500,10 @@ def publish_staged(staging: Path, root: Root) -> list[str]:
     for layer, table, day, source in _partition_files(staging):
         try:
             commit_partition(root, layer, table, day, functools.partial(_staged_reader, source, day))
-        except FileNotFoundError:  # committed meanwhile by another completion of the same publish
-            continue
+        except FileNotFoundError:
+            if source.exists():  # not the staged file: the table's storage (an object gone): a failure
+                raise
+            continue  # committed meanwhile by another completion of the same publish
         committed.append(f"{layer}/{table}")
     shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):  # the shared _staging folder goes once it is empty
