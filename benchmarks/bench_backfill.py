@@ -6,7 +6,10 @@ process tree sampled every 0.5 s: worker processes and the temporary Prefect ser
 audit trail), an I/O floor measured in the same run (reading the same bytes and writing as many rows as
 Parquet, per partition) and the end-to-end share of it, and the score of the generated gold.
 
-    .venv/bin/python benchmarks/bench_backfill.py [--docs 1000,10000] [--per-date 100] [--work DIR]
+With `--s3` the warehouse root is ``s3://bench/root-N`` on a moto S3 server started here on 127.0.0.1 (the
+landing zone stays local); files per table are then those of the bucket.
+
+    .venv/bin/python benchmarks/bench_backfill.py [--docs 1000,10000] [--per-date 100] [--work DIR] [--s3]
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import polars as pl
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "benchmarks"))
 
+import bench_cluster  # noqa: E402
 import corpus  # noqa: E402
 
 from warehouse import evaluate, read, storage  # noqa: E402
+from warehouse.location import Root, work_dir  # noqa: E402
 
 
 @dataclass
@@ -63,7 +68,7 @@ def _tree_rss_mb(pid: int) -> float:
     return sum(rss.get(p, 0) for p in tree) / 1024
 
 
-def run_backfill(landing: Path, root: Path, start: date, end: date) -> Measured:
+def run_backfill(landing: Path, root: Root, start: date, end: date) -> Measured:
     args = ["backfill", "--start", start.isoformat(), "--end", end.isoformat()]
     cmd = [sys.executable, "-m", "warehouse", *args, "--source", str(landing), "--root", str(root)]
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -104,15 +109,15 @@ def io_floor(landing: Path, rows_per_day: dict[str, int], out: Path) -> float:
     return time.perf_counter() - began
 
 
-def step_seconds(root: Path) -> dict[str, float]:
+def step_seconds(root: Root) -> dict[str, float]:
     totals: dict[str, float] = {}
-    for line in (root / storage.AUDIT / "runs.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (work_dir(root) / storage.AUDIT / "runs.jsonl").read_text(encoding="utf-8").splitlines():
         for step, s in json.loads(line).get("seconds", {}).items():
             totals[step] = totals.get(step, 0.0) + s
     return {k: round(v, 1) for k, v in totals.items()}
 
 
-def published_rows(root: Path) -> dict[str, int]:
+def published_rows(root: Root) -> dict[str, int]:
     rows: dict[str, int] = {}
     for table in ("raw/documents", "staged/documents", "staged/mentions", "curated/indicators"):
         layer, name = table.split("/")
@@ -142,15 +147,17 @@ def files_per_table(root: Path) -> dict[str, str]:
     return out
 
 
-def bench(docs: int, per_date: int, work: Path) -> None:
+def bench(docs: int, per_date: int, work: Path, s3: dict[str, str] | None = None) -> None:
     dates = max(1, docs // per_date)
     where = work / f"corpus-{docs}-{dates}"
     if not (where / "corpus.json").exists():
         shutil.rmtree(where, ignore_errors=True)
         corpus.generate(where, docs, dates)
     meta = json.loads((where / "corpus.json").read_text())
-    root = work / f"root-{docs}"
+    root: Root = work / f"root-{docs}"
     shutil.rmtree(root, ignore_errors=True)
+    if s3 is not None:
+        root = f"s3://{bench_cluster.BUCKET}/root-{docs}-{int(time.time())}"
     start = corpus.FIRST_DATE
     m = run_backfill(where / "landing", root, start, start + timedelta(days=dates - 1))
     floor_dir = work / "floor"
@@ -169,6 +176,11 @@ def bench(docs: int, per_date: int, work: Path) -> None:
         flush=True,
     )
     print(f"        steps (s, summed over partitions): {step_seconds(root)}", flush=True)
+    if s3 is not None:
+        for name, (n, size, logs) in bench_cluster.files_per_table(str(root), s3).items():
+            print(f"        {name}: {n} data files {size / 1e6:.1f} MB current + older, {logs} log files")
+        return
+    assert isinstance(root, Path)
     for name, line in files_per_table(root).items():
         print(f"        {name}: {line}", flush=True)
 
@@ -182,10 +194,20 @@ def main() -> None:
     )
     parser.add_argument("--per-date", type=int, default=100, help="documents per arrival date")
     parser.add_argument("--work", type=Path, default=Path("/tmp/warehouse-bench-backfill"))
+    parser.add_argument("--s3", action="store_true", help="the root on a moto S3 server started here")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    for docs in (int(d) for d in args.docs.split(",")):
-        bench(docs, args.per_date, args.work)
+    s3 = None
+    if args.s3:
+        s3, server = bench_cluster.start_s3(args.work)
+        s3["XDG_STATE_HOME"] = str(args.work / "state")
+        os.environ.update(s3)  # this process reads the bucket back; the backfill inherits it
+    try:
+        for docs in (int(d) for d in args.docs.split(",")):
+            bench(docs, args.per_date, args.work, s3)
+    finally:
+        if args.s3:
+            bench_cluster.stop([server])
 
 
 if __name__ == "__main__":

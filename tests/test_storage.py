@@ -232,3 +232,15 @@ def test_write_table_returns_the_version_its_commit_made(tmp_path):
     second = storage.write_table(pl.DataFrame({"a": [2, 3]}), tmp_path, "curated", "t")
     assert (first, second) == (0, 1) == (0, storage.version(tmp_path, "curated", "t"))
     assert storage.read_table(tmp_path, "curated", "t", version=first)["a"].to_list() == [1]
+
+
+def test_a_table_is_made_with_a_checkpoint_every_ten_commits(tmp_path):
+    from deltalake import DeltaTable
+
+    for i in range(12):
+        storage.write_partition(pl.DataFrame({"a": [i]}), tmp_path, "raw", "t", date(2024, 1, 1 + i))
+    table = DeltaTable(str(storage.table_path(tmp_path, "raw", "t")))
+    assert table.metadata().configuration == storage.TABLE_CONFIGURATION
+    log = storage.table_path(tmp_path, "raw", "t") / storage.DELTA_LOG
+    assert (log / "00000000000000000009.checkpoint.parquet").exists()  # after 10 commits: a load starts there
+    assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == list(range(12))

@@ -44,6 +44,10 @@ AUDIT = "_audit"
 PART_FILE = "part-0.parquet"  # a staged partition's file
 DELTA_LOG = "_delta_log"
 WRITER = WriterProperties(compression="ZSTD")
+# A checkpoint every 10 commits (Delta's default is 100): loading a table reads the last checkpoint and the
+# commits after it, so each commit reads at most 10 commit files. On an S3 server a commit took 0.07 s after
+# 10 commits and 0.44 s after 90 with the default; 0.09-0.10 s throughout with 10 (set when a table is made).
+TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 
 
 def layer_path(root: Path, layer: str, table: str, arrival_date: date | None = None) -> Path:
@@ -192,6 +196,7 @@ def commit_partition(
             write_deltalake(
                 path, data(), mode="overwrite", partition_by=[PARTITION], predicate=predicate,
                 schema_mode="merge", writer_properties=WRITER, storage_options=location.table_options(root),
+                configuration=TABLE_CONFIGURATION,
             )  # fmt: skip
             return
         except CommitFailedError as exc:
@@ -219,6 +224,7 @@ def write_table(df: pl.DataFrame | Iterator[pl.DataFrame], root: Root, layer: st
     write_deltalake(
         path, reader, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
         storage_options=options, commit_properties=CommitProperties(custom_metadata={WRITE_TOKEN: token}),
+        configuration=TABLE_CONFIGURATION,
     )  # fmt: skip
     for commit in DeltaTable(path, storage_options=options).history(COMMIT_ATTEMPTS * 20):
         if commit.get(WRITE_TOKEN) == token:
