@@ -262,19 +262,16 @@ def _read_root(value: str | None) -> Root:
 
 def _source(value: str | None, root: Root, days: Days = None) -> tuple[Root, Path]:
     """The landing zone as given (settings when not) and as a local folder: itself, or for s3:// its
-    mirror with the dates `days` brought up to date (`warehouse.landing.Days`) (keys that cannot be paths are printed). A zone
-    that is not a folder, or that cannot be read, is a usage error."""
+    mirror with the dates `days` brought up to date (`warehouse.landing.local_source`; keys that cannot be
+    paths are printed). A zone that is not a folder, or that cannot be read, is a usage error."""
     from warehouse import landing
 
     try:
         zone = parse_root(value, "--source") if value else _settings().source
-        if not location.is_remote(zone):
-            local = Path(zone)
-        else:
-            found = landing.mirror(str(zone), location.work_dir(root), days)
-            for refused in found.refused:
-                typer.echo(f"skipped {refused}", err=True)
-            local = found.folder
+        found = landing.local_source(zone, root, days)
+        for refused in found.refused:
+            typer.echo(f"skipped {refused}", err=True)
+        local = found.folder
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     except Exception as exc:  # s3fs/botocore: no credentials, no endpoint, no permission
@@ -356,7 +353,7 @@ def _with_progress(label: str, dates: list[date], root: Root, work: Callable[[],
         bar = progress.add_task(label, total=len(wanted))
         stop = threading.Event()
 
-        every = 5.0 if location.is_remote(root) else 0.5  # a GET per date per poll on object storage
+        every = 5.0 if location.is_remote(root) else 0.5  # a listing request per poll on object storage
 
         def poll() -> None:
             while not stop.wait(every):

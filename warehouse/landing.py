@@ -14,7 +14,6 @@ A key that cannot be a path inside the mirror (``..``, an empty part) is not dow
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -52,8 +51,7 @@ def local_source(source: Path | str, root: Root, days: Days = None) -> Mirror:
 
 
 def mirror_folder(source: str, work: Path) -> Path:
-    slug = "".join(c if c.isalnum() else "-" for c in source[len("s3://") :]).strip("-")[:60]
-    return work / "_landing" / f"{slug}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+    return work / "_landing" / location.url_slug(source)
 
 
 def mirror(source: str, work: Path, days: Days = None) -> Mirror:
@@ -134,7 +132,9 @@ def _sync(fs: Any, base: str, objects: dict[str, dict[str, Any]], scope: str, ou
         out.removed += 1
     if scope != LOOSE:
         _remove_empty(out.folder / scope)
-    _write_json(index_path, fresh)
+    from warehouse.storage import write_text_atomically  # (storage imports deltalake: not at CLI start)
+
+    write_text_atomically(index_path, json.dumps(fresh, ensure_ascii=False))
 
 
 def _fetch(fs: Any, key: str, target: Path, changed: bool, partial: Path) -> int:
@@ -162,10 +162,3 @@ def _remove_empty(folder: Path) -> None:
             path.rmdir()
     with contextlib.suppress(OSError):
         folder.rmdir()
-
-
-def _write_json(path: Path, data: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import time
@@ -48,8 +49,18 @@ def is_remote(root: Root) -> bool:
 
 
 def join(root: Root, relative: str) -> str:
-    """The location of `relative` (``curated/indicators``) under `root`, as a string either library takes."""
-    return f"{root}/{relative}" if is_remote(root) else str(Path(root) / relative)
+    """The location of `relative` (``curated/indicators``) under `root` (a folder, or a URL: s3://,
+    file://), as a string every library takes."""
+    if isinstance(root, str) and "://" in root:
+        return f"{root.rstrip('/')}/{relative}"
+    return str(Path(root) / relative)
+
+
+def url_slug(url: str) -> str:
+    """A local folder name for an s3:// URL: its bucket and prefix in letters, digits and dashes, and a
+    short hash of the whole URL (``bkt-landing-729362f0``), so two URLs never share a folder."""
+    slug = "".join(c if c.isalnum() else "-" for c in url[len("s3://") :]).strip("-")[:60]
+    return f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
 def work_dir(root: Root) -> Path:
@@ -58,12 +69,8 @@ def work_dir(root: Root) -> Path:
     default ``~/.local/state``)."""
     if not is_remote(root):
         return Path(root)
-    import hashlib
-
-    text = str(root)
-    slug = "".join(c if c.isalnum() else "-" for c in text[len("s3://") :]).strip("-")[:60]
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "warehouse" / f"{slug}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return state / "warehouse" / url_slug(str(root))
 
 
 PROFILE_SECONDS = 600  # a profile's credentials are resolved again after this (temporary ones expire)
@@ -120,17 +127,26 @@ def read_texts(root: Root, folder: str, wanted: list[str]) -> dict[str, str]:
     return {keys[k]: v.decode("utf-8") for k, v in found.items() if isinstance(v, bytes)}
 
 
+def _listing(root: Root, folder: str) -> list[dict[str, Any]]:
+    """The entries directly in `folder` of an s3:// root (s3fs's detail: name, type, LastModified…); none
+    when there is nothing under it."""
+    try:
+        return list(_fs(root).ls(_key(join(root, folder)), detail=True))
+    except FileNotFoundError:
+        return []
+
+
+def _name(entry: dict[str, Any]) -> str:
+    return str(entry["name"]).rsplit("/", 1)[-1]
+
+
 def modified(root: Root, folder: str) -> dict[str, float]:
     """When each file directly in `folder` under `root` was last written (seconds since the epoch), by
     name: one listing."""
     if not is_remote(root):
         path = Path(root) / folder
         return {p.name: p.stat().st_mtime for p in path.iterdir() if p.is_file()} if path.is_dir() else {}
-    try:
-        found = _fs(root).ls(_key(join(root, folder)), detail=True)
-    except FileNotFoundError:
-        return {}
-    return {f["name"].rsplit("/", 1)[-1]: f["LastModified"].timestamp() for f in found if f["type"] == "file"}
+    return {_name(f): f["LastModified"].timestamp() for f in _listing(root, folder) if f["type"] == "file"}
 
 
 def write_text(root: Root, relative: str, text: str) -> None:
@@ -162,14 +178,8 @@ def names(root: Root, folder: str, suffix: str = "") -> list[str]:
             if path.is_dir()
             else []
         )
-    fs = _fs(root)
-    try:
-        found = fs.ls(_key(join(root, folder)), detail=True)
-    except FileNotFoundError:
-        return []
-    return sorted(
-        name for f in found if f["type"] == "file" and (name := f["name"].rsplit("/", 1)[-1]).endswith(suffix)
-    )
+    found = (_name(f) for f in _listing(root, folder) if f["type"] == "file")
+    return sorted(name for name in found if name.endswith(suffix))
 
 
 def folders(root: Root, folder: str) -> list[str]:
@@ -177,11 +187,7 @@ def folders(root: Root, folder: str) -> list[str]:
     if not is_remote(root):
         path = Path(root) / folder
         return sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
-    try:
-        found = _fs(root).ls(_key(join(root, folder)), detail=True)
-    except FileNotFoundError:
-        return []
-    return sorted(f["name"].rsplit("/", 1)[-1] for f in found if f["type"] == "directory")
+    return sorted(_name(f) for f in _listing(root, folder) if f["type"] == "directory")
 
 
 def check_writable(root: Root) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from schemas.registry import CONSUMER_TABLES
-from warehouse import catalog, regions
+from warehouse import catalog, location, regions
 from warehouse.objectstore import ObjectStore, is_s3
 
 TABLES = tuple(CONSUMER_TABLES)  # indicators, indicator_panel, regions, documents (schemas.registry)
@@ -43,14 +43,14 @@ def manifest(
     """The current snapshot's manifest, or that of an earlier snapshot `snapshot_id` (kept in
     ``curated/_snapshots/`` for the vacuum retention); FileNotFoundError when there is none."""
     name = "_manifest.json" if snapshot_id is None else f"_snapshots/{snapshot_id}.json"
-    location = _join(root, f"curated/{name}")
+    where = location.join(root, f"curated/{name}")
     if _is_url(root):
         import fsspec
 
         options = _store(root, store).fsspec_options() if is_s3(str(root)) else {}
-        with fsspec.open(location, "r", encoding="utf-8", **options) as fh:
+        with fsspec.open(where, "r", encoding="utf-8", **options) as fh:
             return dict(json.load(fh))
-    path = Path(location)
+    path = Path(where)
     if not path.exists() and snapshot_id is not None:
         raise FileNotFoundError(f"no snapshot {snapshot_id} under {root} (vacuumed, or never made)")
     if not path.exists():
@@ -150,7 +150,9 @@ def _table_at_version(snap: Snapshot, name: str) -> pl.LazyFrame:
 
         return pl.LazyFrame(schema=FACT_SCHEMA)
     options = snap.store.polars_options() if snap.store else None
-    return pl.scan_delta(_join(snap.root, entry["path"]), version=entry["version"], storage_options=options)
+    return pl.scan_delta(
+        location.join(snap.root, entry["path"]), version=entry["version"], storage_options=options
+    )
 
 
 def of_latest_arrivals(facts: pl.LazyFrame, documents: pl.LazyFrame) -> pl.LazyFrame:
@@ -204,9 +206,3 @@ def _store(root: str | Path, store: ObjectStore | None) -> ObjectStore:
 
 def _is_url(root: str | Path) -> bool:
     return isinstance(root, str) and "://" in root
-
-
-def _join(root: str | Path, relative: str) -> str:
-    if _is_url(root):
-        return f"{str(root).rstrip('/')}/{relative}"
-    return str(Path(root) / relative)

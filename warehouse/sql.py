@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from warehouse import read
+from warehouse import location, read
 from warehouse.objectstore import ObjectStore
 
 
@@ -50,7 +50,7 @@ def _dataset(snap: read.Snapshot, name: str) -> Any:
         return read._table_at_version(snap, name).collect().to_arrow()
     options = snap.store.polars_options() if snap.store else None
     table = DeltaTable(
-        read._join(snap.root, entry["path"]), version=entry["version"], storage_options=options
+        location.join(snap.root, entry["path"]), version=entry["version"], storage_options=options
     )
     return table.to_pyarrow_dataset()
 

@@ -131,15 +131,16 @@ def is_table(uri: str | Path, options: dict[str, str] | None = None) -> bool:
     return bool(DeltaTable.is_deltatable(str(uri), storage_options=options))
 
 
-def _table(root: Root, layer: str, table: str, version: int | None = None) -> DeltaTable | None:
-    uri, options = table_uri(root, layer, table), location.table_options(root)
-    return DeltaTable(uri, version=version, storage_options=options) if is_table(uri, options) else None
+def _delta(root: Root, name: str) -> DeltaTable:
+    """The Delta table `name` (``curated/indicators``) of `root`, at its latest version."""
+    return DeltaTable(location.join(root, name), storage_options=location.table_options(root))
 
 
 def version(root: Root, layer: str, table: str) -> int | None:
     """The table's current version (its latest commit), or None if it was never written."""
-    found = _table(root, layer, table)
-    return None if found is None else found.version()
+    if not is_table(table_uri(root, layer, table), location.table_options(root)):
+        return None
+    return _delta(root, f"{layer}/{table}").version()
 
 
 def table_names(root: Root) -> list[str]:
@@ -163,13 +164,7 @@ def table_names(root: Root) -> list[str]:
 def versions(root: Root) -> dict[str, int]:
     """The current version of every table under `root` (layer tables and the snapshot's), by path
     (``curated/indicators``)."""
-    out = {}
-    for name in table_names(root):
-        layer, table = name.split("/", 1)
-        out[name] = DeltaTable(
-            table_uri(root, layer, table), storage_options=location.table_options(root)
-        ).version()
-    return out
+    return {name: _delta(root, name).version() for name in table_names(root)}
 
 
 COMMIT_ATTEMPTS = 5  # a commit that loses a race for its partition is redone this many times at most
@@ -391,8 +386,7 @@ def vacuum(root: Root, retention_hours: float = RETENTION_HOURS) -> dict[str, in
     can time-travel to any version of the retention window, no further."""
     out = {}
     for name in table_names(root):
-        table = DeltaTable(location.join(root, name), storage_options=location.table_options(root))
-        deleted = table.vacuum(
+        deleted = _delta(root, name).vacuum(
             retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False
         )
         out[name] = len(deleted)
