@@ -1,5 +1,9 @@
-"""Backfill of a date range, at most N dates at once, by one of four executors:
+"""Backfill of a date range, at most N dates at once, by one of five executors (`--executor`, the flow's
+`executor` parameter, else ``WAREHOUSE_EXECUTOR``):
 
+- `local`: each date is one `partition` task run in the backfill's own process, one date after another,
+  its cleaning and extraction spread over ``WAREHOUSE_WORKERS`` processes (as `warehouse run` does): no
+  pool of date processes, for a small range or a machine where one date at a time is enough;
 - `processes` (the default): each date is one `partition` task of the backfill run, executed in a pool of N
   worker processes (Prefect's ProcessPoolTaskRunner), every step of the partition inside it: every core
   works and the per-date orchestration is one task, not a flow run of five;
@@ -99,13 +103,15 @@ def backfill_flow(
     root: str | None = None,
     mode: str = "missing",
     max_concurrency: int = 2,
-    executor: str = "processes",
+    executor: str | None = None,
 ) -> list[dict[str, Any]]:
     """Process every arrival date in [start, end] that `mode` selects (missing, failed or all), at most
-    `max_concurrency` at once, in worker processes (`executor` processes), as child flow runs in threads
-    (`executor` threads) or on a Dask cluster (`executor` dask://HOST:PORT)."""
-    check_executor(executor)
+    `max_concurrency` at once, by `executor` (default ``WAREHOUSE_EXECUTOR``, else processes): in this
+    process one date after another (local), in worker processes (processes), as child flow runs in threads
+    (threads), as runs of the partition deployment (pool) or on a Dask cluster (dask://HOST:PORT)."""
     settings = Settings.from_env()
+    executor = executor or settings.executor
+    check_executor(executor)
     given, dst = parse_root(source or settings.source, "source"), parse_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     orphans = crash_orphaned_children()
@@ -124,7 +130,9 @@ def backfill_flow(
         if item.action == "run"
     ]
     zone = str(given)
-    if executor == "processes":
+    if executor == "local":
+        errors = _run_here(to_run, zone, dst, settings.workers)
+    elif executor == "processes":
         errors = _run_in_processes(to_run, zone, dst, max_concurrency)
     elif executor == "pool":
         errors = _run_on_pool(to_run, zone, dst, max_concurrency)
@@ -155,16 +163,19 @@ def backfill_flow(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_on_io_error,
 )
-def partition_task(day: date, files: list[str], source: str, root: str) -> State:
-    """Every step of one date in this worker process (the quality check runs; its Data Docs page is built
-    at the end of the backfill). Failures are recorded in the ledger; the audit is an artifact."""
+def partition_task(day: date, files: list[str], source: str, root: str, workers: int = 1) -> State:
+    """Every step of one date in this worker process, cleaning and extraction in `workers` processes (the
+    quality check runs; its Data Docs page is built at the end of the backfill). Failures are recorded in
+    the ledger; the audit is an artifact."""
     settings = Settings.from_env()
     dst, run_id, started = parse_root(root), str(task_run.get_id() or "local"), time.perf_counter()
     key = artifact_key("audit", root, day)
     try:
         src = local_zone(parse_root(source, "source"), dst, day)
         paths = [src / f for f in files]  # relative to the zone (absolute ones stay as they are)
-        result = pipeline.run_partition(paths, day, src, dst, run_id, limits=settings.limits, docs=False)
+        result = pipeline.run_partition(
+            paths, day, src, dst, run_id, limits=settings.limits, workers=workers, docs=False
+        )
     except AuditFailed as failed:
         create_markdown_artifact(
             pipeline.audit_markdown(failed.summary), key=key, description="audit: failed"
@@ -197,6 +208,23 @@ def _api_for_workers() -> Iterator[None]:
 
 
 DATES_PER_WORKER_PROCESS = 100  # then the pool's processes are replaced (Prefect's engine grows in them)
+
+
+def _run_here(items: list[ledger.PlanItem], source: str, root: Root, workers: int) -> dict[date, str]:
+    """One `partition` task per date in this process, one after another; the failed dates and why."""
+    return _failures(
+        {
+            item.arrival_date: partition_task(
+                **_parameters(item, source, root), workers=workers, return_state=True
+            )
+            for item in items
+        }
+    )
+
+
+def _failures(states: dict[date, State]) -> dict[date, str]:
+    """The dates whose final state is not Completed, and why."""
+    return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
 
 
 def _run_in_processes(items: list[ledger.PlanItem], source: str, root: Root, workers: int) -> dict[date, str]:
@@ -239,8 +267,7 @@ def _submit_dates(runner: Any, items: list[ledger.PlanItem], source: str, root: 
     }
     for future in futures.values():
         future.wait()
-    states = {day: future.state for day, future in futures.items()}
-    return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
+    return _failures({day: future.state for day, future in futures.items()})
 
 
 POOL_DEPLOYMENT = "warehouse-partition/partition"
@@ -302,8 +329,7 @@ def _run_children(days: list[date], source: str, root: Root, max_concurrency: in
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    states = {day: future.result() for day, future in futures.items()}  # prefect States
-    return {day: str(s.message or s.name) for day, s in states.items() if not s.is_completed()}
+    return _failures({day: future.result() for day, future in futures.items()})  # prefect States
 
 
 def _child(context: contextvars.Context, day: date, source: str, root: Root) -> Any:

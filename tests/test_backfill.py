@@ -154,3 +154,46 @@ def assert_only_failed(state, root, before: dict, reason: str) -> None:
     assert records[date(2022, 2, 11)].status == "failed" and reason in records[date(2022, 2, 11)].message
     assert {records[d].status for d in (date(2022, 2, 9), date(2022, 2, 12))} <= {"published", "flagged"}
     assert snapshot(root) == before
+
+
+def test_a_local_backfill_runs_every_date_in_this_process_with_the_facts_of_worker_processes(
+    prefect_server, landing, tmp_path, monkeypatch
+):
+    """Executor `local`, chosen by the WAREHOUSE_EXECUTOR setting (no parameter): each date one after
+    another in the backfill's own process, cleaning and extraction over WAREHOUSE_WORKERS processes; the
+    same facts as the `processes` executor; a date whose input fails is the only failed date."""
+    import os
+
+    from flows.backfill import backfill_flow
+    from warehouse import pipeline
+
+    calls: list[tuple[int, int]] = []
+    real_run = pipeline.run_partition
+
+    def spy(*args, **kwargs):
+        calls.append((os.getpid(), kwargs["workers"]))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_partition", spy)
+    monkeypatch.setenv("WAREHOUSE_EXECUTOR", "local")
+    monkeypatch.setenv("WAREHOUSE_WORKERS", "2")
+    local = tmp_path / "local"
+    backfill_flow(START, END, str(landing), str(local), "missing", 2)
+    assert calls == [(os.getpid(), 2)] * len(ARRIVALS)
+    backfill_flow(START, END, str(landing), str(tmp_path / "processes"), "missing", 2, "processes")
+    assert len(calls) == len(ARRIVALS)  # the parameter won over the setting: dates ran in other processes
+    assert snapshot(local) == snapshot(tmp_path / "processes")
+
+    import warehouse.ingest
+
+    real_read = warehouse.ingest.read_landing
+
+    def corrupt(files, arrival_date, source, *limits):
+        if arrival_date == date(2022, 2, 11):
+            raise OSError("corrupt input: unreadable file")
+        return real_read(files, arrival_date, source, *limits)
+
+    monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)
+    before = snapshot(local)
+    state = backfill_flow(START, END, str(landing), str(local), "all", 2, return_state=True)
+    assert_only_failed(state, local, before, "corrupt input")

@@ -274,7 +274,7 @@ def test_settings_take_a_local_or_s3_root_and_landing_zone(value, root):
 @pytest.mark.parametrize(
     ("executor", "message"),
     [
-        ("cluster", "executor must be processes, threads, pool or dask://HOST:PORT"),
+        ("cluster", "executor must be local, processes, threads, pool or dask://HOST:PORT"),
         ("dask://127.0.0.1", "executor must be"),
         ("dask://h:8786/x", "executor must be"),
         ("pool", "name their server with PREFECT_API_URL"),  # a temporary server has no workers
@@ -286,6 +286,22 @@ def test_a_backfill_executor_that_cannot_run_is_a_usage_error(executor, message,
     result = runner.invoke(app, [*args, "--executor", executor])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_executor_setting_is_checked_before_a_backfill_plans(tmp_path, monkeypatch):
+    """WAREHOUSE_EXECUTOR is the default of --executor: a value that cannot run is a usage error naming it
+    (test_backfill: the flow's parameter wins over the setting)."""
+    from warehouse.settings import Settings
+
+    monkeypatch.setenv("WAREHOUSE_EXECUTOR", "cluster")
+    args = ["backfill", "--start", "2022-02-08", "--end", "2022-02-09", "--root", str(tmp_path / "r")]
+    result = runner.invoke(app, [*args, "--dry-run"])
+    assert result.exit_code == 2 and "WAREHOUSE_EXECUTOR: executor must be local" in result.output
+    monkeypatch.setenv("WAREHOUSE_EXECUTOR", "local")
+    result = runner.invoke(app, [*args, "--dry-run", "--source", str(tmp_path)])
+    assert result.exit_code == 0 and "dry run: 0 of" in result.output, result.output
+    assert Settings.from_env({"WAREHOUSE_EXECUTOR": "dask://h:8786"}).executor == "dask://h:8786"
+    assert Settings.from_env({}).executor == "processes"
 
 
 @pytest.mark.parametrize(("executor", "address"), [("dask://127.0.0.1:8786", "tcp://127.0.0.1:8786")])

@@ -177,6 +177,36 @@ def test_a_snapshot_left_stale_by_a_crash_is_rebuilt_by_the_next_run(tmp_path):
     assert read.indicators(root).collect()["doc_id"].n_unique() == 2
 
 
+def test_a_date_another_machine_publishes_during_a_build_is_not_lost_by_this_build(tmp_path, monkeypatch):
+    """On object storage no lock holds between machines: while this build reads the inputs it pinned,
+    another machine publishes a date and writes its own manifest. This build's manifest, written after,
+    must not replace that one with an older view: it sees the layer tables moved and builds again."""
+    from conftest import SAMPLE
+
+    from warehouse import ingest, pipeline
+
+    (first_day, first_files), (second_day, second_files) = sorted(
+        ingest.discover_partitions(SAMPLE, date(2026, 1, 1)).items()
+    )[:2]
+    root = tmp_path / "root"
+    pipeline.run_partition(first_files, first_day, SAMPLE, root, run_id="here", quality=False)
+    real_regions, builds = snapshot.build_regions, []
+
+    def other_machine_meanwhile():
+        builds.append(len(builds))
+        if len(builds) == 1:  # during the first build, after it pinned its inputs
+            pipeline.run_partition(second_files, second_day, SAMPLE, root, run_id="there", quality=False)
+            assert set(snapshot._build(root)["partitions"]) == {first_day.isoformat(), second_day.isoformat()}
+        return real_regions()
+
+    monkeypatch.setattr(snapshot, "build_regions", other_machine_meanwhile)
+    manifest = snapshot.publish(root)
+    assert len(builds) == 3  # this build, the other machine's, this build again
+    assert set(manifest["partitions"]) == {first_day.isoformat(), second_day.isoformat()}
+    assert read.manifest(root) == manifest and snapshot.is_current(root)
+    assert read.indicators(root).collect()["doc_id"].n_unique() == 2
+
+
 def test_sample_conflicts_are_disagreements_of_values_of_one_scope(sample_run, sample_facts):
     """On the sample, 14 panel rows had 'conflicting values' that were parts of a total, a 由A到B start,
     listed categories or earmarked allocations; what is left are values of one scope that disagree."""

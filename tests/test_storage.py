@@ -161,18 +161,32 @@ def test_a_dead_runs_staging_is_removed_at_once_a_live_or_failed_ones_kept(tmp_p
 
 
 WRITER = """
-import sys
+import json, sys, time
 from datetime import date, timedelta
 import polars as pl
+from deltalake.exceptions import CommitFailedError
 
 from warehouse import storage
 from warehouse.location import parse_root
 
-root, writer, same = parse_root(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "same"
+root, writer, same, start = parse_root(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "same", float(sys.argv[4])
+real_write, lost = storage.write_deltalake, []
+
+def counted(*args, **kwargs):  # every commit Delta refused because the other writer got there first
+    try:
+        return real_write(*args, **kwargs)
+    except CommitFailedError:
+        lost.append(1)
+        raise
+
+storage.write_deltalake = counted
+time.sleep(max(0.0, start - time.time()))  # both writers begin at the same moment
+began = time.time()
 for i in range(8):
     day = date(2024, 1, 1) + timedelta(days=0 if same else writer * 100 + i)
     rows = pl.DataFrame({"writer": [writer] * 3, "i": [i] * 3})
     storage.write_partition(rows, root, "raw", "t", day)
+print(json.dumps({"began": began, "ended": time.time(), "lost": len(lost)}))
 """
 
 
@@ -188,15 +202,25 @@ def any_root(request, tmp_path):
 @pytest.mark.parametrize("dates", ["different", "same"])
 def test_two_processes_committing_at_once_lose_nothing_and_a_partition_stays_whole(any_root, dates):
     """No lock between them (object stores have none): Delta's commit protocol alone keeps every commit
-    of two writers on different dates, and on one date the partition is one commit's rows, whole; on a
-    local folder and on S3."""
+    of two writers on different dates, and on one date the partition is one commit's rows, whole (a commit
+    that lost the race was redone); on a local folder and on S3. The writers start at one moment and their
+    commits overlap in time."""
+    import json
     import subprocess
     import sys
+    import time
 
     root = any_root
     storage.write_partition(pl.DataFrame({"writer": [-1], "i": [0]}), root, "raw", "t", date(2023, 1, 1))
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(w), dates]) for w in (0, 1)]
-    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    start = str(time.time() + 8)  # after both have imported polars and deltalake
+    command = [sys.executable, "-c", WRITER, str(root)]
+    writers = [subprocess.Popen([*command, str(w), dates, start], stdout=subprocess.PIPE) for w in (0, 1)]
+    outputs = [w.communicate(timeout=120)[0] for w in writers]
+    assert [w.returncode for w in writers] == [0, 0]
+    spans = [json.loads(out) for out in outputs]
+    assert max(s["began"] for s in spans) < min(s["ended"] for s in spans)  # they did write at once
+    if dates == "same":
+        assert sum(s["lost"] for s in spans) >= 1  # a conflict happened, and was redone
     table = storage.read_table(root, "raw", "t")
     assert storage.version(root, "raw", "t") == 16  # the first commit, then 8 of each writer
     by_date = table.group_by("arrival_date").agg(pl.col("writer").unique(), pl.col("i").unique(), pl.len())

@@ -175,13 +175,14 @@ def backfill(
     mode: Annotated[str, typer.Option(help="missing | failed | all")] = "missing",
     concurrency: Annotated[int, typer.Option(min=1, help="partitions processed at once")] = 2,
     executor: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="processes (one task per date in worker processes) | threads (child flow runs) | pool (flow "
-            "runs of the partition deployment, on a work pool's workers) | dask://HOST:PORT (one task per "
-            "date on a running Dask cluster)"
+            help="local (one date after another in this process) | processes (one task per date in worker "
+            "processes; the default, env WAREHOUSE_EXECUTOR) | threads (child flow runs) | pool (flow runs of "
+            "the partition deployment, on a work pool's workers) | dask://HOST:PORT (one task per date on a "
+            "running Dask cluster)"
         ),
-    ] = "processes",
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would run and why; run nothing")
     ] = False,
@@ -192,6 +193,8 @@ def backfill(
     root = _root(root_, write=not dry_run)  # a dry run writes nothing, not even the probe
     first, last = _date(start, "--start"), _date(end, "--end")
     zone, source = _source(source_, root, (first, last))
+    if executor is None:
+        executor = _settings().executor
     try:
         check_executor(executor)
     except ValueError as exc:
@@ -274,6 +277,8 @@ def _source(value: str | None, root: Root, days: Days = None) -> tuple[Root, Pat
         local = found.folder
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
+    except typer.Exit:  # a WAREHOUSE_* setting that does not parse: already said
+        raise
     except Exception as exc:  # s3fs/botocore: no credentials, no endpoint, no permission
         _fail(f"cannot read the landing zone {value or zone}: {exc}")
     if not local.is_dir():

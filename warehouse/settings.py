@@ -70,6 +70,8 @@ class Settings:
             derived from the root, see `warehouse_name`)
     limits: what one landed file may cost (`Limits`)
     workers: processes for cleaning and extraction (``WAREHOUSE_WORKERS``; default the CPUs available)
+    executor: how a backfill runs its dates (``WAREHOUSE_EXECUTOR``: local, processes, threads, pool or
+            dask://HOST:PORT; `EXECUTORS`); the CLI's ``--executor`` and the flow's parameter win over it
     """
 
     root: Root = Path("data")
@@ -77,6 +79,7 @@ class Settings:
     name: str | None = None
     limits: Limits = DEFAULT_LIMITS
     workers: int = field(default_factory=default_workers)
+    executor: str = "processes"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,20 +92,30 @@ class Settings:
             name=env.get("WAREHOUSE_NAME") or None,
             limits=Limits.from_env(env),
             workers=_positive_int(env, "WAREHOUSE_WORKERS", base.workers),
+            executor=_executor(env.get("WAREHOUSE_EXECUTOR", base.executor)),
         )
 
 
-# How a backfill runs its dates (flows.backfill): worker processes, child flow runs in threads, flow runs
-# of the `partition` deployment picked up by a work pool's workers, or the workers of a running Dask cluster.
-EXECUTORS = ("processes", "threads", "pool", "dask://HOST:PORT")
+# How a backfill runs its dates (flows.backfill): one after another in its own process, worker processes,
+# child flow runs in threads, flow runs of the `partition` deployment picked up by a work pool's workers, or
+# the workers of a running Dask cluster.
+EXECUTORS = ("local", "processes", "threads", "pool", "dask://HOST:PORT")
 DASK = "dask://"
 
 
 def check_executor(executor: str) -> None:
-    """ValueError unless `executor` is processes, threads, pool or dask://HOST:PORT."""
-    if executor in EXECUTORS[:3] or (executor.startswith(DASK) and _host_port(executor[len(DASK) :])):
+    """ValueError unless `executor` is one of `EXECUTORS` (dask:// with a host and a port)."""
+    if executor in EXECUTORS[:-1] or (executor.startswith(DASK) and _host_port(executor[len(DASK) :])):
         return
-    raise ValueError(f"executor must be processes, threads, pool or dask://HOST:PORT, not {executor!r}")
+    raise ValueError(f"executor must be {', '.join(EXECUTORS[:-1])} or {EXECUTORS[-1]}, not {executor!r}")
+
+
+def _executor(value: str) -> str:
+    try:
+        check_executor(value)
+    except ValueError as exc:
+        raise ValueError(f"WAREHOUSE_EXECUTOR: {exc}") from None
+    return value
 
 
 def _host_port(text: str) -> bool:

@@ -203,12 +203,35 @@ def publish(root: Root) -> dict[str, Any]:
         return _publish(root)
 
 
+SNAPSHOT_BUILDS = 3  # builds in a row at most while other machines keep committing to the layer tables
+
+
 def _publish(root: Root) -> dict[str, Any]:
+    """Build and write a snapshot; build it again if a layer table it was built from moved meanwhile. On
+    object storage no lock holds between machines: another machine may publish a date after this build
+    pinned its inputs and write its own manifest before this one, which would then overwrite it with an
+    older view. After the rebuild the manifest written last holds every commit made before it was pinned
+    (at most `SNAPSHOT_BUILDS` builds; a machine still committing builds its own snapshot after)."""
     ledger.recover(root)
+    for _ in range(SNAPSHOT_BUILDS):
+        manifest = _build(root)
+        if _input_versions(root) == {
+            name: manifest["versions"][name] for name in INPUTS if name in manifest["versions"]
+        }:
+            break
+    return manifest
+
+
+def _input_versions(root: Root) -> dict[str, int]:
+    """The current version of each layer table a snapshot is built from (those that exist)."""
+    return {name: v for name in INPUTS if (v := storage.version(root, *name.split("/", 1))) is not None}
+
+
+def _build(root: Root) -> dict[str, Any]:
     with ledger.root_lock(root, shared=True):  # the versions and the unfinished dates, read at one moment
         unfinished = ledger.pending_publishes(root)
         partitions = {d: r for d, r in published_partitions(root).items() if d not in unfinished}
-        pinned = {name: v for name in INPUTS if (v := storage.version(root, *name.split("/", 1))) is not None}
+        pinned = _input_versions(root)
     # every read below is of those versions: runs may commit meanwhile
     facts_scan = _scan_pinned(root, pinned, INPUTS[1], PANEL_FACT_COLUMNS, unfinished)
     staged = _scan_pinned(root, pinned, INPUTS[0], list(_staged_schema()), unfinished)
