@@ -59,6 +59,7 @@ from flows.partition import (
     retry_on_io_error,
     snapshot_task,
     warehouse_of,
+    writable_root,
 )
 from flows.server import crash_orphaned_children, crash_unfinished
 from warehouse import ledger, pipeline
@@ -112,7 +113,7 @@ def backfill_flow(
     settings = Settings.from_env()
     executor = executor or settings.executor
     check_executor(executor)
-    given, dst = parse_root(source or settings.source, "source"), parse_root(root or settings.root)
+    given, dst = parse_root(source or settings.source, "source"), writable_root(root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     orphans = crash_orphaned_children()
     if orphans:

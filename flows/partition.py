@@ -28,7 +28,7 @@ from prefect.states import Completed, State
 from prefect.tasks import exponential_backoff
 
 from flows.server import FLAGGED, crash_orphaned_children
-from warehouse import ingest, landing, ledger, pipeline, snapshot, workers
+from warehouse import ingest, landing, ledger, location, pipeline, snapshot, workers
 from warehouse.location import Root, parse_root, work_dir
 from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
@@ -129,6 +129,15 @@ def publish_task(part: StagedPartition, root: str, docs: bool = True) -> Partiti
     return summary
 
 
+def writable_root(root: str | None) -> Root:
+    """The warehouse root of a flow run (default WAREHOUSE_ROOT), and for s3:// probed with a written and
+    deleted object: a root the run cannot write fails it at once, saying why, before any work (the CLI
+    checks the same; a deployment's run is checked here)."""
+    dst = parse_root(root or Settings.from_env().root)
+    location.check_writable(dst)
+    return dst
+
+
 def local_zone(source: Root, root: Root, days: landing.Days = None) -> Path:
     """The landing zone as a local folder (an s3:// zone's mirror, `days` brought up to date); keys of
     the bucket that cannot be read are logged as warnings."""
@@ -194,7 +203,7 @@ def partition_flow(
     at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
-    dst = parse_root(root or settings.root)
+    dst = writable_root(root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
@@ -233,7 +242,7 @@ def _run_chunks(
 def run_flow(source: str, root: str, default_date: date | None = None) -> list[PartitionResult]:
     """Every partition of the landing zone (date folders; loose files dated `default_date`). A failed
     partition does not stop the others; the run fails at the end naming the failed dates."""
-    dst = parse_root(root)
+    dst = writable_root(root)
     ledger.recover(dst)
     crash_orphaned_children()
     src = local_zone(parse_root(source, "source"), dst)  # an s3:// zone: mirrored whole

@@ -229,9 +229,10 @@ def test_backfill_dry_run_says_when_the_snapshot_is_older_than_the_ledger(tmp_pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--source", "gs://landing/zone"], "only local folders and s3://bucket/prefix URLs"),
-        (["run", "--root", "gs://bucket/warehouse"], "only local folders and s3://bucket/prefix URLs"),
-        (["sql", "select 1", "--root", "file:///srv/w"], "only local folders and s3://bucket/prefix URLs"),
+        (["run", "--source", "gs://landing/zone"], "only local folders (or file:///path) and s3://bucket/"),
+        (["run", "--root", "gs://bucket/warehouse"], "only local folders (or file:///path) and s3://bucket/"),
+        (["sql", "select 1", "--root", "az://container/w"], "only local folders (or file:///path) and s3://"),
+        (["run", "--root", "file://host/srv/w"], "a file URL names a local path"),
         (["migrate", "--root", "s3://wh-test/w"], "migrate converts a local root"),
     ],
 )
@@ -251,7 +252,9 @@ def test_a_url_that_cannot_be_used_is_a_usage_error_and_nothing_is_written_to_a_
         ("s3://b/w", "s3://b/w"),
         ("s3://b/w/", "s3://b/w"),
         ("s3:/b/w", "s3://b/w"),  # what a Path makes of s3://b/w
-        ("file:///srv/w", None),
+        ("file:///srv/w", Path("/srv/w")),
+        ("file:///srv/a%20b", Path("/srv/a b")),
+        ("file://host/w", None),
         ("gs://b/w", None),
         ("s3://", None),
         ("data", Path("data")),

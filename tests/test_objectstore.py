@@ -185,11 +185,83 @@ def test_a_backfill_of_an_s3_root_in_worker_processes_gives_the_local_facts(
     assert sorted(storage.versions(url)) == sorted(storage.versions(sample_run))  # the same 11 tables
 
 
+def _machine(name: str, first: str, last: str, zone: str, root: str, state: object, *args: str):
+    """`python -m warehouse backfill` as another machine would run it: a process with a work folder of
+    its own (its staging, locks and publish intents: nothing in common with the other but the bucket)."""
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    env = os.environ | {"XDG_STATE_HOME": f"{state}/{name}"}
+    command = [sys.executable, "-m", "warehouse", "backfill", "--start", first, "--end", last]
+    command += ["--source", zone, "--root", root, "--executor", "local", *args]
+    return subprocess.Popen(
+        command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+@pytest.mark.prefect
+def test_two_machines_backfilling_one_s3_root_at_once_lose_nothing(
+    prefect_server, s3_environment, sample_run
+):
+    """Two machines backfill one S3 root at the same time, first different dates (every date and every
+    fact kept, the snapshot covers all five dates whichever machine wrote its manifest last), then the
+    same date (each table's partition is one run's rows, never both; a run that kept losing the race
+    fails naming the conflict, and the partition is still whole)."""
+    from warehouse import snapshot
+
+    zone, url = _upload_sample("machines/landing"), f"s3://{BUCKET}/machines/wh"
+    a = _machine("a", "2020-10-14", "2021-12-31", zone, url, s3_environment)
+    b = _machine("b", "2022-01-01", "2024-01-02", zone, url, s3_environment)
+    outputs = [m.communicate(timeout=600)[0] for m in (a, b)]
+    assert [a.returncode, b.returncode] == [0, 0], outputs
+    records = ledger.read_ledger(url)
+    assert len(records) == 5 and {r.status for r in records.values()} <= {"published", "flagged"}
+    assert _facts(url).equals(_facts(sample_run)) and snapshot.is_current(url)
+    assert len(read.manifest(url)["partitions"]) == 5
+
+    day = "2022-02-09"
+    same = [_machine(n, day, day, zone, url, s3_environment, "--mode", "all") for n in ("a", "b")]
+    outputs = [m.communicate(timeout=600)[0] for m in same]
+    codes = [m.returncode for m in same]
+    assert 0 in codes and set(codes) <= {0, 1}, outputs
+    assert all("other writers committed" in out for out, code in zip(outputs, codes, strict=True) if code), (
+        outputs
+    )
+    for layer, table in (("raw", "documents"), ("staged", "mentions"), ("curated", "indicators")):
+        rows = storage.read_partition(url, layer, table, date.fromisoformat(day))
+        assert (
+            rows is not None
+            and rows.height
+            == storage.read_partition(sample_run, layer, table, date.fromisoformat(day)).height
+        )  # one run's rows, not both runs'
+    assert _facts(url).equals(_facts(sample_run)) and snapshot.is_current(url)
+
+
+@pytest.mark.parametrize("name", ["partition_flow", "run_flow", "backfill_flow"])
+def test_a_flow_run_with_a_root_it_cannot_write_fails_at_once_saying_why(name, s3_environment, tmp_path):
+    """A deployment's run is not checked by the CLI: the flow probes its root before any work."""
+    import flows.backfill
+    import flows.partition
+
+    flow = getattr(flows.backfill, name, None) or getattr(flows.partition, name)
+    day, url = date(2022, 2, 9), "s3://no-such-bucket/wh"
+    args = {
+        "partition_flow": (day, str(SAMPLE), url),
+        "run_flow": (str(SAMPLE), url),
+        "backfill_flow": (day, day, str(SAMPLE), url),
+    }[name]
+    with pytest.raises(ValueError, match="cannot write to the warehouse root s3://no-such-bucket/wh"):
+        flow.fn(*args)
+    assert not list((tmp_path / "state").glob("**/_staging/*"))  # nothing was staged
+
+
 @pytest.mark.parametrize(
     ("root", "message"),
     [
         ("s3://no-such-bucket/wh", "cannot write to the warehouse root s3://no-such-bucket/wh"),
-        ("gs://bucket/wh", "only local folders and s3://bucket/prefix URLs are supported"),
+        ("gs://bucket/wh", "only local folders (or file:///path) and s3://bucket/prefix URLs are supported"),
         ("s3://", "names no bucket"),
     ],
 )

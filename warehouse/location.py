@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from warehouse.objectstore import ObjectStore, is_s3
 
@@ -29,10 +30,15 @@ Root = Path | str  # a local folder, or an s3:// URL (a str)
 
 
 def parse_root(value: str | Path, what: str = "root") -> Root:
-    """`value` as a root: a local Path, or an ``s3://bucket[/prefix]`` URL without its trailing slash; any
-    other URL (or an s3 URL without a bucket) is a ValueError, so nothing is ever written to a local folder
-    named after a URL."""
+    """`value` as a root: a local Path (a folder, or a ``file:///absolute/path`` URL), or an
+    ``s3://bucket[/prefix]`` URL without its trailing slash; any other URL (an s3 URL without a bucket, a
+    file URL naming a host) is a ValueError, so nothing is ever written to a local folder named after a
+    URL."""
     text = str(value)
+    if text.startswith("file://"):
+        if not text.startswith("file:///"):
+            raise ValueError(f"{what} {text!r}: a file URL names a local path, file:///absolute/path")
+        return Path(unquote(text[len("file://") :]))
     if text.startswith("s3:/") and not is_s3(text):  # a URL that went through a Path (s3://b → s3:/b)
         text = "s3://" + text[len("s3:/") :]
     if is_s3(text):
@@ -40,7 +46,9 @@ def parse_root(value: str | Path, what: str = "root") -> Root:
             raise ValueError(f"{what} {text!r} names no bucket")
         return text.rstrip("/")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:/", text):
-        raise ValueError(f"{what} {text!r}: only local folders and s3://bucket/prefix URLs are supported")
+        raise ValueError(
+            f"{what} {text!r}: only local folders (or file:///path) and s3://bucket/prefix URLs are supported"
+        )
     return Path(value)
 
 
