@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from schemas.registry import table
 from warehouse import budget, regions
 from warehouse.settings import DEFAULT_LIMITS, Limits
 from warehouse.simplified import to_simplified
@@ -541,18 +542,4 @@ def stage_in_workers(
     return pl.concat([p[0] for p in parts]), [r for p in parts for r in p[1]]
 
 
-STAGED_SCHEMA = {
-    "doc_id": pl.String,
-    "source_file": pl.String,
-    "arrival_date": pl.Date,
-    "format": pl.String,
-    "encoding": pl.String,
-    "title": pl.String,
-    "published_date": pl.Date,
-    "publisher": pl.String,
-    "region_code": pl.String,
-    "region_name": pl.String,
-    "text": pl.String,
-    "char_count": pl.Int64,
-    "paragraph_count": pl.Int64,
-}
+STAGED_SCHEMA = table("staged/documents").polars_schema()  # the contract's columns and types
