@@ -23,6 +23,19 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # what the crash automation expects
 
+# Tests that start a service (a Prefect server, PostgreSQL, the S3 server, a Dask cluster, chromium) are
+# `slow`: `pytest -m "not slow"` is the quick subset; `make test` (what CI runs) runs every test.
+SERVICE_MARKERS = {"prefect", "s3", "browser"}
+SERVICE_FIXTURES = {"prefect_server", "postgres", "s3_endpoint", "s3_environment", "dask_cluster"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = {m.name for m in item.iter_markers()}
+        if names & SERVICE_MARKERS or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT / "sample" / "landing"
 DEV_GOLD = PROJECT / "sample" / "gold" / "dev.jsonl"
