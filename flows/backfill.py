@@ -31,13 +31,10 @@ still running are marked Crashed with it, so none is left Running.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
-import os
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import date
@@ -51,6 +48,7 @@ from prefect.runtime import flow_run, task_run
 from prefect.tasks import exponential_backoff
 
 from flows.partition import (
+    api_for_workers,
     artifact_key,
     docs_task,
     final_state,
@@ -191,23 +189,6 @@ def partition_task(day: date, files: list[str], source: str, root: str, workers:
     return final_state(result)
 
 
-@contextlib.contextmanager
-def _api_for_workers() -> Iterator[None]:
-    """Worker processes report to this run's API, a temporary server's too (its URL is not a setting:
-    without it in their environment each worker would start a server of its own)."""
-    if os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        os.environ["PREFECT_API_URL"] = str(client.api_url)
-    try:
-        yield
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-
-
 DATES_PER_WORKER_PROCESS = 100  # then the pool's processes are replaced (Prefect's engine grows in them)
 
 
@@ -238,7 +219,7 @@ def _run_in_processes(items: list[ledger.PlanItem], source: str, root: Root, wor
     errors: dict[date, str] = {}
     workers = max(1, workers)
     size = workers * DATES_PER_WORKER_PROCESS
-    with _api_for_workers():
+    with api_for_workers():
         for start in range(0, len(items), size):
             errors |= _run_in_pool(items[start : start + size], source, root, workers)
     return errors
@@ -257,7 +238,7 @@ def _run_on_dask(items: list[ledger.PlanItem], source: str, root: Root, address:
         return {}
     from prefect_dask import DaskTaskRunner
 
-    with _api_for_workers(), DaskTaskRunner(address=address) as runner:
+    with api_for_workers(), DaskTaskRunner(address=address) as runner:
         return _submit_dates(runner, items, source, root)
 
 

@@ -14,8 +14,13 @@ The library (`warehouse`) does the work; this module only wires it.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
@@ -32,7 +37,7 @@ from warehouse import ingest, landing, ledger, location, pipeline, snapshot, wor
 from warehouse.location import Root, parse_root, work_dir
 from warehouse.pipeline import AuditFailed, Batch, StagedPartition
 from warehouse.results import PartitionResult
-from warehouse.settings import Settings, warehouse_name
+from warehouse.settings import DASK, Settings, dask_address, warehouse_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,6 +91,14 @@ def clean_task(batch: Batch) -> Batch:
 def extract_task(batch: Batch, root: str) -> Batch:
     settings = Settings.from_env()
     return pipeline.extract_step(batch, work_dir(parse_root(root)), settings.limits, settings.workers)
+
+
+@io_task("clean-extract", timeout_seconds=2700)
+def clean_extract_task(batch: Batch, root: str) -> Batch:
+    """Clean and extract one chunk in this process: a chunk sent to a Dask worker (the cluster's workers
+    are the parallelism, so no pool of processes here)."""
+    limits = Settings.from_env().limits
+    return pipeline.extract_step(pipeline.stage_step(batch, limits), work_dir(parse_root(root)), limits)
 
 
 @task(name="validate", timeout_seconds=900, cache_policy=NO_CACHE)
@@ -229,13 +242,73 @@ def _run_chunks(
     paths: list[Path], day: date, src: Path, dst: Root, run_id: str, settings: Settings, docs: bool
 ) -> PartitionResult:
     """The partition's steps as tasks, a chunk of `settings.limits.max_chunk_documents` files at a time
-    (one chunk in memory), then one audit-publish."""
+    (one chunk in memory), then one audit-publish; with the executor setting dask://HOST:PORT, cleaning
+    and extraction on that cluster (`_run_chunks_on_dask`)."""
+    if settings.executor.startswith(DASK):
+        return _run_chunks_on_dask(paths, day, src, dst, run_id, settings, docs)
     with StagedPartition(dst, day, run_id) as part:
         for chunk in pipeline.plan_chunks(paths, day, src, settings.limits):
             batch = ingest_task([str(p) for p in chunk.files], day, str(src), run_id, chunk.stage_paths)
             write_task(part, validate_task(extract_task(clean_task(batch), str(dst))))
             del batch
         return publish_task(part, str(dst), docs)
+
+
+CHUNKS_IN_FLIGHT_PER_THREAD = (
+    2  # chunks of a partition sent to a Dask cluster and not yet written, per thread
+)
+
+
+def _run_chunks_on_dask(
+    paths: list[Path], day: date, src: Path, dst: Root, run_id: str, settings: Settings, docs: bool
+) -> PartitionResult:
+    """A partition's cleaning and extraction on the workers of a running Dask cluster (prefect-dask's
+    DaskTaskRunner): its files cut into about one chunk per worker thread (at most
+    `max_chunk_documents` each), each chunk ingested here, cleaned and extracted by a worker, then
+    validated and written here in chunk order, so the partition's rows are those of a local run; at most
+    `CHUNKS_IN_FLIGHT_PER_THREAD` chunks per thread are out at once. The workers see `root` at the same
+    path (for the extraction cache) and import this checkout."""
+    from distributed import Client
+    from prefect_dask import DaskTaskRunner
+
+    address = dask_address(settings.executor)
+    with Client(address, timeout=30) as client:
+        threads = max(1, sum(client.nthreads().values()))
+    size = max(1, min(settings.limits.max_chunk_documents, math.ceil(len(paths) / threads)))
+    limits = replace(settings.limits, max_chunk_documents=size)
+    out: deque[Any] = deque()  # futures of chunks cleaned and extracted on the cluster, in chunk order
+    with (
+        api_for_workers(),
+        DaskTaskRunner(address=address) as runner,
+        StagedPartition(dst, day, run_id) as part,
+    ):
+        for chunk in pipeline.plan_chunks(paths, day, src, limits):
+            batch = ingest_task([str(p) for p in chunk.files], day, str(src), run_id, chunk.stage_paths)
+            out.append(runner.submit(clean_extract_task, {"batch": batch, "root": str(dst)}))
+            del batch
+            while len(out) >= threads * CHUNKS_IN_FLIGHT_PER_THREAD:
+                write_task(part, validate_task(out.popleft().result()))
+        while out:
+            write_task(part, validate_task(out.popleft().result()))
+        return publish_task(part, str(dst), docs)
+
+
+@contextlib.contextmanager
+def api_for_workers() -> Iterator[None]:
+    """Worker processes (a process pool's, a Dask cluster's) report to this run's API, a temporary
+    server's too (its URL is not a setting: without it in their environment each worker would start a
+    server of its own)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        os.environ["PREFECT_API_URL"] = str(client.api_url)
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 @flow(name="warehouse-run")

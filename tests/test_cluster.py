@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import PROJECT, _free_port, _stop, sample_landing
+from conftest import PROJECT, SAMPLE, _free_port, _stop, sample_landing
 
 from warehouse import ledger, storage
 
@@ -82,3 +82,32 @@ def test_a_backfill_on_a_dask_cluster_runs_its_dates_on_the_workers_with_the_fac
     assert len(ran) == len(ARRIVALS) and len({t["worker"] for t in ran}) == 2  # both workers ran dates
     assert facts(remote).equals(facts(local))
     assert set(ledger.read_ledger(remote)) == set(ARRIVALS)
+
+
+def test_a_partition_cleaned_and_extracted_on_a_dask_cluster_has_the_rows_of_a_local_run(
+    prefect_server, dask_cluster, tmp_path, monkeypatch
+):
+    """The executor setting dask://HOST:PORT sends a partition's cleaning and extraction to the cluster:
+    its five documents go out as chunks (about one per worker thread), both workers clean and extract
+    one, and the tables written are row for row those of a run on this machine."""
+    import shutil
+
+    from distributed import Client, get_task_stream
+
+    from flows.partition import run_flow
+
+    day = tmp_path / "landing" / "2022-02-09"
+    day.mkdir(parents=True)
+    for f in SAMPLE.rglob("*.txt"):
+        shutil.copy(f, day / f.name)
+    local, remote = tmp_path / "local", tmp_path / "cluster"
+    run_flow(str(day.parent), str(local))
+    monkeypatch.setenv("WAREHOUSE_EXECUTOR", "dask://" + dask_cluster[len("tcp://") :])
+    with Client(dask_cluster) as client, get_task_stream(client) as stream:
+        run_flow(str(day.parent), str(remote))
+    ran = [t for t in stream.data if str(t["key"]).startswith("clean_extract_task")]
+    assert len(ran) == 2 and len({t["worker"] for t in ran}) == 2  # chunks of 3 and 2 documents
+    assert facts(remote).equals(facts(local)) and facts(local).height > 0
+    for layer, table in (("staged", "documents"), ("staged", "mentions")):
+        mine, theirs = storage.read_table(remote, layer, table), storage.read_table(local, layer, table)
+        assert mine is not None and theirs is not None and mine.equals(theirs)
