@@ -352,6 +352,10 @@ def test_migrate_converts_a_plain_parquet_root_and_rebuilds_its_snapshot(sample_
     assert again.exit_code == 0 and "(no rows)" in again.output  # converted already: nothing to do
 
 
+def _deleted(output: str, table: str) -> str:
+    return next(line for line in output.splitlines() if table in line).split()[-2]
+
+
 def test_vacuum_command_deletes_replaced_files_past_the_retention(sample_run, tmp_path):
     import shutil
 
@@ -361,11 +365,13 @@ def test_vacuum_command_deletes_replaced_files_past_the_retention(sample_run, tm
     shutil.copytree(sample_run, root)
     snapshot.publish(root)  # the first snapshot's panel, regions and documents are replaced
     kept = runner.invoke(app, ["vacuum", "--root", str(root)])
-    assert kept.exit_code == 0 and "curated/indicator_panel" in kept.output
+    assert kept.exit_code == 0 and "curated/indicator_panel" in kept.output and "warning" not in kept.output
+    half = runner.invoke(app, ["vacuum", "--root", str(root), "--retention-hours", "0.5"])
+    assert half.exit_code == 0 and "not committed yet" in half.output, half.output
+    assert _deleted(half.output, "curated/indicator_panel") == "0"  # half an hour is kept, not cut to 0
     done = runner.invoke(app, ["vacuum", "--root", str(root), "--retention-hours", "0"])
     assert done.exit_code == 0, done.output
-    row = next(line for line in done.output.splitlines() if "curated/indicator_panel" in line)
-    assert row.split()[-2] == "1"  # one file deleted
+    assert _deleted(done.output, "curated/indicator_panel") == "1"  # one file deleted
     assert read.panel(root).collect().height > 0
     bad = runner.invoke(app, ["vacuum", "--root", str(root), "--retention-hours", "-1"])
     assert bad.exit_code == 2 and "zero or more" in bad.output

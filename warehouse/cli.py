@@ -506,6 +506,12 @@ def vacuum(
     root = _root(root_, write=True)
     if retention_hours < 0:
         _fail("--retention-hours must be zero or more")
+    if retention_hours < 1:
+        typer.echo(
+            "warning: a retention under an hour also deletes files that a run writing now (here or on another "
+            "machine) has not committed yet; run it when no run is writing this root",
+            err=True,
+        )
     deleted = snapshot.vacuum(root, retention_hours)
     _print_table([{"table": name, "files deleted": n} for name, n in deleted.items()])
 

@@ -19,6 +19,7 @@ import errno
 import fcntl
 import functools
 import itertools
+import math
 import os
 import shutil
 import time
@@ -387,7 +388,7 @@ def vacuum(root: Root, retention_hours: float = RETENTION_HOURS) -> dict[str, in
     out = {}
     for name in table_names(root):
         deleted = _delta(root, name).vacuum(
-            retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False
+            retention_hours=math.ceil(retention_hours), dry_run=False, enforce_retention_duration=False
         )
         out[name] = len(deleted)
     return out
