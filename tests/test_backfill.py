@@ -156,14 +156,16 @@ def assert_only_failed(state, root, before: dict, reason: str) -> None:
     assert snapshot(root) == before
 
 
-def test_a_local_backfill_runs_every_date_in_this_process_with_the_facts_of_worker_processes(
+def test_a_local_backfill_runs_every_date_in_this_process_with_the_facts_of_the_library(
     prefect_server, landing, tmp_path, monkeypatch
 ):
     """Executor `local`, chosen by the WAREHOUSE_EXECUTOR setting (no parameter): each date one after
     another in the backfill's own process, cleaning and extraction over WAREHOUSE_WORKERS processes; the
-    same facts as the `processes` executor; a date whose input fails is the only failed date."""
+    facts of the library run date by date (the executors' equality: test_cluster); a date whose input
+    fails is the only failed date. The flow's parameter wins over the setting."""
     import os
 
+    import flows.backfill
     from flows.backfill import backfill_flow
     from warehouse import pipeline
 
@@ -180,9 +182,17 @@ def test_a_local_backfill_runs_every_date_in_this_process_with_the_facts_of_work
     local = tmp_path / "local"
     backfill_flow(START, END, str(landing), str(local), "missing", 2)
     assert calls == [(os.getpid(), 2)] * len(ARRIVALS)
-    backfill_flow(START, END, str(landing), str(tmp_path / "processes"), "missing", 2, "processes")
-    assert len(calls) == len(ARRIVALS)  # the parameter won over the setting: dates ran in other processes
-    assert snapshot(local) == snapshot(tmp_path / "processes")
+    reference = tmp_path / "library"
+    for day in sorted(ARRIVALS):
+        files = sorted((landing / day.isoformat()).iterdir())
+        real_run(files, day, landing, reference, "library", quality=False)
+    assert snapshot(local) == snapshot(reference)
+    chosen: list[str] = []
+    monkeypatch.setattr(flows.backfill, "_run_here", lambda *a: chosen.append("local") or {})
+    monkeypatch.setattr(flows.backfill, "_run_children", lambda *a: chosen.append("threads") or {})
+    backfill_flow(START, END, str(landing), str(tmp_path / "threads"), "missing", 2, "threads")
+    assert chosen == ["threads"]
+    monkeypatch.undo()
 
     import warehouse.ingest
 
@@ -194,6 +204,7 @@ def test_a_local_backfill_runs_every_date_in_this_process_with_the_facts_of_work
         return real_read(files, arrival_date, source, *limits)
 
     monkeypatch.setattr(warehouse.ingest, "read_landing", corrupt)
+    monkeypatch.setenv("WAREHOUSE_EXECUTOR", "local")
     before = snapshot(local)
     state = backfill_flow(START, END, str(landing), str(local), "all", 2, return_state=True)
     assert_only_failed(state, local, before, "corrupt input")
