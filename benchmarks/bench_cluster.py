@@ -1,5 +1,5 @@
-"""The sample backfill (`warehouse backfill` over the bundled sample's dates) by each executor: worker
-processes, child flow runs in threads, and a `dask.distributed` cluster of real `dask scheduler` and
+"""The sample backfill (`warehouse backfill` over the bundled sample's dates) by each executor: one date
+after another in the backfill's process, worker processes, child flow runs in threads, and a `dask.distributed` cluster of real `dask scheduler` and
 `dask worker` processes on 127.0.0.1 (started here, N single-threaded workers), into a local root and into
 an s3:// root on a moto S3 server on 127.0.0.1 (started here). Prints the wall time of each (the CLI's
 temporary Prefect server included), the cluster's start-up time, whether every run published the same
@@ -163,6 +163,7 @@ def main() -> None:
     procs.insert(0, s3)
     print(f"dask cluster: scheduler + {args.workers} worker processes ready in {startup:.1f} s")
     runs = [
+        ("local", "local", False),
         ("processes", "processes", False),
         ("threads", "threads", False),
         ("dask", f"dask://{address}", False),
