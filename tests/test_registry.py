@@ -20,6 +20,10 @@ class NoPartition(pa.DataFrameModel):
         ((Table("raw/documents", RawDocument), Table("raw/documents", RawDocument)), "listed twice"),
         ((Table("raw/x", NoPartition),), "partitioned but its model has no arrival_date"),
         (
+            (Table("raw/documents", RawDocument, free_text=("body",)),),
+            r"free text \['body'\] not in its model",
+        ),
+        (
             (
                 Table("staged/documents", StagedDocument, references=(Reference("doc_id", "raw/documents"),)),
                 Table("raw/documents", RawDocument),

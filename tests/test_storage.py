@@ -268,3 +268,25 @@ def test_a_table_is_made_with_a_checkpoint_every_ten_commits(tmp_path):
     log = storage.table_path(tmp_path, "raw", "t") / storage.DELTA_LOG
     assert (log / "00000000000000000009.checkpoint.parquet").exists()  # after 10 commits: a load starts there
     assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == list(range(12))
+
+
+def test_the_delta_log_of_a_warehouse_table_has_no_statistics_of_its_free_text(sample_run):
+    """Each data file's log entry records min/max of the columns a filter can skip on, never the free text
+    (`schemas.registry`: a document's text as min and max made each entry ~4.7 KB)."""
+    import json
+
+    from schemas import registry
+
+    for t in (*registry.LAYER_TABLES, *registry.QUARANTINE_TABLES):
+        assert t.free_text, t.path  # every partitioned table names its long text
+        log = storage.table_path(sample_run, t.layer, t.name) / storage.DELTA_LOG
+        adds = [
+            json.loads(line)["add"]
+            for commit in sorted(log.glob("*.json"))
+            for line in commit.read_text().splitlines()
+            if '"add"' in line
+        ]
+        for add in adds:
+            stats = json.loads(add["stats"])
+            assert set(stats["minValues"]) <= set(t.stats_columns()), t.path
+            assert not set(t.free_text) & set(stats["minValues"]) and "doc_id" in stats["minValues"]
