@@ -207,6 +207,29 @@ def test_a_date_another_machine_publishes_during_a_build_is_not_lost_by_this_bui
     assert read.indicators(root).collect()["doc_id"].n_unique() == 2
 
 
+def test_a_snapshot_table_another_machine_replaced_meanwhile_is_built_again(
+    sample_run, tmp_path, monkeypatch
+):
+    """Two machines ending their runs together both replace the snapshot's tables: Delta refuses one of the
+    two commits (CommitFailedError), and that build starts again instead of failing the run."""
+    from deltalake.exceptions import CommitFailedError
+
+    root = tmp_path / "root"
+    shutil.copytree(sample_run, root)
+    real_write, refused = storage.write_table, []
+
+    def conflicting(df, root_, layer, table):
+        if table == "regions" and not refused:
+            refused.append(table)
+            raise CommitFailedError("a concurrent transaction deleted the same data your transaction deletes")
+        return real_write(df, root_, layer, table)
+
+    monkeypatch.setattr(storage, "write_table", conflicting)
+    manifest = snapshot.publish(root)
+    assert refused == ["regions"] and read.manifest(root) == manifest
+    assert read.indicators(root).collect().height == manifest["rows"]["indicators"] > 0
+
+
 def test_sample_conflicts_are_disagreements_of_values_of_one_scope(sample_run, sample_facts):
     """On the sample, 14 panel rows had 'conflicting values' that were parts of a total, a 由A到B start,
     listed categories or earmarked allocations; what is left are values of one scope that disagree."""

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandera.polars as pa
 import polars as pl
+from deltalake.exceptions import CommitFailedError
 
 from schemas import StagedDocument
 from schemas.registry import CONSUMER_TABLES, SNAPSHOT_TABLES
@@ -211,10 +212,16 @@ def _publish(root: Root) -> dict[str, Any]:
     object storage no lock holds between machines: another machine may publish a date after this build
     pinned its inputs and write its own manifest before this one, which would then overwrite it with an
     older view. After the rebuild the manifest written last holds every commit made before it was pinned
-    (at most `SNAPSHOT_BUILDS` builds; a machine still committing builds its own snapshot after)."""
+    (at most `SNAPSHOT_BUILDS` builds; a machine still committing builds its own snapshot after). Two
+    machines replacing a snapshot table at once is a Delta conflict for one of them: it builds again."""
     ledger.recover(root)
-    for _ in range(SNAPSHOT_BUILDS):
-        manifest = _build(root)
+    for attempt in range(1, SNAPSHOT_BUILDS + 1):
+        try:
+            manifest = _build(root)
+        except CommitFailedError:  # another machine replaced a snapshot table meanwhile: build again
+            if attempt == SNAPSHOT_BUILDS:
+                raise
+            continue
         if _input_versions(root) == {
             name: manifest["versions"][name] for name in INPUTS if name in manifest["versions"]
         }:
