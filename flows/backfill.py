@@ -111,7 +111,7 @@ def backfill_flow(
     settings = Settings.from_env()
     executor = executor or settings.executor
     check_executor(executor)
-    given, dst = parse_root(source or settings.source, "source"), writable_root(root)
+    given, dst = parse_root(source or settings.source, "source"), writable_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     orphans = crash_orphaned_children()
     if orphans:

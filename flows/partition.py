@@ -142,11 +142,11 @@ def publish_task(part: StagedPartition, root: str, docs: bool = True) -> Partiti
     return summary
 
 
-def writable_root(root: str | None) -> Root:
-    """The warehouse root of a flow run (default WAREHOUSE_ROOT), and for s3:// probed with a written and
-    deleted object: a root the run cannot write fails it at once, saying why, before any work (the CLI
-    checks the same; a deployment's run is checked here)."""
-    dst = parse_root(root or Settings.from_env().root)
+def writable_root(root: str | Root) -> Root:
+    """The warehouse root of a flow run, and for s3:// probed with a written and deleted object: a root
+    the run cannot write fails it at once, saying why, before any work (the CLI checks the same; a
+    deployment's run is checked here)."""
+    dst = parse_root(root)
     location.check_writable(dst)
     return dst
 
@@ -216,7 +216,7 @@ def partition_flow(
     at the end)."""
     settings = Settings.from_env()
     day = arrival_date or _run_date()
-    dst = writable_root(root)
+    dst = writable_root(root or settings.root)
     ledger.recover(dst)  # a publish interrupted by a crash is completed first
     run_id = str(flow_run.get_id() or "local")
     started = time.perf_counter()
