@@ -140,3 +140,63 @@ def test_an_audit_that_cannot_finish_fails_the_partition_and_is_recorded(landing
     assert not (root / "curated").exists()
     (run,) = [json.loads(line) for line in (root / "_audit" / "runs.jsonl").read_text().splitlines()]
     assert run["status"] == "failed"
+
+
+def _publish_with_writer(landing, root, change):
+    """Publish the landing zone through a staging writer that applies `change` to the facts it appends."""
+    real_append = storage.PartitionAppender.append
+
+    def append(files, df, layer, table):
+        return real_append(files, change(df) if table == "indicators" else df, layer, table)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(storage.PartitionAppender, "append", append)
+        return pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
+
+
+def test_rows_written_as_validated_are_not_validated_again(landing, tmp_path, monkeypatch):
+    calls = []
+    real = pipeline.validate.split_valid
+    monkeypatch.setattr(pipeline.validate, "split_valid", lambda *a, **k: calls.append(1) or real(*a, **k))
+    batch = pipeline.validate_step(extracted(landing))
+    validated = len(calls)
+    assert pipeline.publish_step(batch, tmp_path / "root", quality=False).status == "published"
+    assert validated == 4 and len(calls) == validated  # the audit matched every table's digest
+
+
+@pytest.mark.parametrize(
+    ("change", "reasons"),
+    [
+        (  # still within the contract: only the digest tells
+            lambda df: df.with_columns(pl.col("value") + 1),
+            ["curated/indicators: the rows written are not the rows that passed validation"],
+        ),
+        (  # outside the contract as well
+            lambda df: df.with_columns(pl.lit("no_such_code").alias("indicator")),
+            [
+                "curated/indicators: 4 rows fail the contract after writing",
+                "curated/indicators: the rows written are not the rows that passed validation",
+            ],
+        ),
+        (  # a column of the wrong type
+            lambda df: df.with_columns(pl.col("year").cast(pl.Float64)),
+            ["curated/indicators: CuratedIndicator: missing [], unexpected [], wrong types"],
+        ),
+    ],
+)
+def test_rows_changed_between_validation_and_writing_fail_the_audit(landing, tmp_path, change, reasons):
+    with pytest.raises(pipeline.AuditFailed) as failed:
+        _publish_with_writer(landing, tmp_path / "root", change)
+    got = list(failed.value.summary.reasons)
+    assert len(got) == len(reasons) and all(g.startswith(r) for g, r in zip(got, reasons, strict=True))
+    assert not (tmp_path / "root" / "curated").exists()
+
+
+def test_rows_digest_does_not_depend_on_how_the_rows_were_cut(landing):
+    facts = pipeline.validate_step(extracted(landing)).facts
+    assert facts is not None and facts.height == 4
+    whole = pipeline.RowsDigest().update(facts)
+    pieces = pipeline.RowsDigest().update(facts.head(1)).update(facts.slice(1, 0)).update(facts.tail(3))
+    assert whole == pieces and whole == pipeline.RowsDigest().update(facts.select(reversed(facts.columns)))
+    assert whole != pipeline.RowsDigest().update(facts.reverse())
+    assert whole != pipeline.RowsDigest().update(facts.head(3))
