@@ -300,3 +300,47 @@ def test_the_delta_log_of_a_warehouse_table_has_no_statistics_of_its_free_text(s
             stats = json.loads(add["stats"])
             assert set(stats["minValues"]) <= set(t.stats_columns()), t.path
             assert not set(t.free_text) & set(stats["minValues"]) and "doc_id" in stats["minValues"]
+
+
+def test_commits_leave_expired_log_files_to_vacuum(tmp_path):
+    from deltalake import DeltaTable, write_deltalake
+
+    path = storage.table_path(tmp_path, "raw", "t")
+    configuration = storage.TABLE_CONFIGURATION | {"delta.logRetentionDuration": "interval 0 seconds"}
+    first = pl.DataFrame({"a": [0], "arrival_date": [date(2023, 12, 31)]})
+    write_deltalake(str(path), first.to_arrow(), partition_by=["arrival_date"], configuration=configuration)
+    for i in range(1, 12):
+        storage.write_partition(pl.DataFrame({"a": [i]}), tmp_path, "raw", "t", date(2024, 1, i))
+    log = path / storage.DELTA_LOG
+    assert (log / "00000000000000000009.checkpoint.parquet").exists()
+    assert (log / "00000000000000000000.json").exists()  # expired, superseded by the checkpoint, still there
+    storage.vacuum(tmp_path, retention_hours=0)
+    assert not (log / "00000000000000000000.json").exists()
+    assert (log / "00000000000000000010.json").exists()  # after the checkpoint: kept
+    assert DeltaTable(str(path)).version() == 11
+    assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == list(range(12))
+
+
+def test_a_table_kept_loaded_sees_other_writers_and_a_table_made_again_is_loaded_afresh(tmp_path):
+    import shutil
+
+    from deltalake import write_deltalake
+
+    d1, d2, d3 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
+    storage.write_partition(pl.DataFrame({"a": [1]}), tmp_path, "raw", "t", d1)
+    storage.write_partition(pl.DataFrame({"a": [2]}), tmp_path, "raw", "t", d2)
+    path = str(storage.table_path(tmp_path, "raw", "t"))
+    assert storage._loaded(path) is storage._loaded(path)  # kept, brought up to date
+    other = pl.DataFrame({"a": [20], "arrival_date": [d2]}).to_arrow()  # another writer replaces d2
+    write_deltalake(path, other, mode="overwrite", predicate=f"arrival_date = '{d2}'")
+    storage.write_partition(pl.DataFrame({"a": [3]}), tmp_path, "raw", "t", d3)
+    assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == [1, 3, 20]
+    assert storage.version(tmp_path, "raw", "t") == 3
+
+    shutil.rmtree(path)  # another writer removes the table and makes it again, with fewer commits
+    for i in range(2):
+        again = pl.DataFrame({"a": [100 + i], "arrival_date": [d1]}).to_arrow()
+        write_deltalake(path, again, mode="overwrite", partition_by=["arrival_date"])
+    storage.write_partition(pl.DataFrame({"a": [8]}), tmp_path, "raw", "t", d2)
+    assert storage.version(tmp_path, "raw", "t") == 2
+    assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == [8, 101]
