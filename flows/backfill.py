@@ -64,6 +64,7 @@ from warehouse import ledger, pipeline
 from warehouse.location import Root, parse_root
 from warehouse.pipeline import AuditFailed
 from warehouse.settings import DASK, Settings, check_executor, dask_address
+from warehouse.workers import settle_memory
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -128,6 +129,7 @@ def backfill_flow(
         for item in items
         if item.action == "run"
     ]
+    items = [replace(item, files=()) for item in items]  # the report needs no file lists: not held twice
     zone = str(given)
     if executor == "local":
         errors = _run_here(to_run, zone, dst, settings.workers)
@@ -185,6 +187,8 @@ def partition_task(day: date, files: list[str], source: str, root: str, workers:
         message = f"{type(exc).__name__}: {exc}"
         ledger.record_failure(dst, day, message, run_id, seconds=time.perf_counter() - started)
         raise
+    finally:
+        settle_memory()  # a pool's worker process runs ~100 dates: what each left is given back
     create_markdown_artifact(pipeline.audit_markdown(result), key=key, description=f"audit: {result.status}")
     return final_state(result)
 

@@ -220,3 +220,37 @@ def test_a_step_in_its_own_process_returns_its_result_or_raises_its_error(tmp_pa
     )
     with pytest.raises(FileNotFoundError):
         workers.in_own_process(type(tmp_path).read_text, tmp_path / "nowhere.txt")
+
+
+def test_a_worker_process_gives_back_what_a_partition_left_and_a_main_process_is_left_alone(monkeypatch):
+    import gc
+    import multiprocessing
+    import weakref
+
+    from warehouse import workers
+
+    class Node:
+        pass
+
+    def garbage_cycle():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        return weakref.ref(a)
+
+    frozen: list[int] = []
+    monkeypatch.setattr(workers.gc, "freeze", lambda: frozen.append(1))  # not this test session's heap
+    monkeypatch.setattr(workers, "_frozen", False)
+    gc.disable()  # only settle_memory may collect here
+    try:
+        monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)  # a main process
+        left = garbage_cycle()
+        workers.settle_memory()
+        assert left() is not None and frozen == []
+        monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())  # a worker process
+        workers.settle_memory()
+        assert left() is None and frozen == [1]
+        again = garbage_cycle()
+        workers.settle_memory()
+        assert again() is None and frozen == [1]  # frozen once, at the first partition
+    finally:
+        gc.enable()

@@ -187,7 +187,8 @@ def backfill(
         bool, typer.Option("--dry-run", help="list what would run and why; run nothing")
     ] = False,
 ) -> None:
-    """Backfill every arrival date in [START, END]: one child flow run per date, at most CONCURRENCY at once."""
+    """Backfill every arrival date in [START, END], at most CONCURRENCY dates at once, by the executor chosen
+    (by default one `partition` task per date in a pool of worker processes)."""
     from warehouse import ledger, snapshot
 
     root = _root(root_, write=not dry_run)  # a dry run writes nothing, not even the probe
