@@ -113,10 +113,15 @@ def test_a_terminated_backfill_drops_the_dates_it_had_not_started(monkeypatch):
 
     monkeypatch.setattr(flows.backfill, "_child", child)
     days = [date(2022, 1, d) for d in range(1, 11)]
-    # a real signal to this process, as SIGTERM is (Prefect's bridge turns it into an exception likewise)
-    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        flows.backfill._run_children(days, SAMPLE, SAMPLE, 2)
+    # a real signal to this process, as SIGTERM is (Prefect's bridge turns it into an exception likewise);
+    # Python's own SIGINT handler for the test: a session started in the background inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            flows.backfill._run_children(days, SAMPLE, SAMPLE, 2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     time.sleep(1.5)  # the two running dates finish; nothing else may start
     assert len(started) == 2, started
 
