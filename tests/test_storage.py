@@ -344,3 +344,14 @@ def test_a_table_kept_loaded_sees_other_writers_and_a_table_made_again_is_loaded
     storage.write_partition(pl.DataFrame({"a": [8]}), tmp_path, "raw", "t", d2)
     assert storage.version(tmp_path, "raw", "t") == 2
     assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == [8, 101]
+
+
+def test_a_thread_keeps_a_bounded_number_of_tables_loaded(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage, "TABLES_KEPT_LOADED", 3)
+    monkeypatch.setattr(storage, "_THREAD", __import__("threading").local())
+    for i in range(5):
+        storage.write_partition(pl.DataFrame({"a": [i]}), tmp_path, "raw", f"t{i}", date(2024, 1, 1))
+        storage.write_partition(pl.DataFrame({"a": [i]}), tmp_path, "raw", f"t{i}", date(2024, 1, 2))
+    kept = storage._loaded_tables()
+    assert [p.rsplit("/", 1)[-1] for p in kept] == ["t2", "t3", "t4"]
+    assert all(storage.version(tmp_path, "raw", f"t{i}") == 1 for i in range(5))

@@ -235,8 +235,10 @@ def commit_partition(
 # (`update_incremental`), not the last checkpoint, which lists every file of the table (~1 MB for
 # staged/mentions at 1,000 partitions: 37 -> 17 ms a commit). Each entry keeps the identity of the table's
 # first commit file, so a table removed and made again at the same path is loaded afresh. Per thread: a
-# loaded table is not shared between commits running at once.
+# loaded table is not shared between commits running at once. At most `TABLES_KEPT_LOADED` a thread (a
+# root has 12 tables; a process that commits to many roots keeps the latest ones).
 _THREAD = threading.local()
+TABLES_KEPT_LOADED = 24
 
 
 def _loaded_tables() -> dict[str, tuple[tuple[int, int], DeltaTable]]:
@@ -260,6 +262,9 @@ def _loaded(path: str) -> DeltaTable | None:
         return kept[1]
     table = DeltaTable(path) if is_table(path) else None
     if table is not None:
+        loaded.pop(path, None)
+        while len(loaded) >= TABLES_KEPT_LOADED:
+            del loaded[next(iter(loaded))]  # the one loaded longest ago
         loaded[path] = (identity, table)
     return table
 
