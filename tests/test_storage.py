@@ -355,3 +355,18 @@ def test_a_thread_keeps_a_bounded_number_of_tables_loaded(tmp_path, monkeypatch)
     kept = storage._loaded_tables()
     assert [p.rsplit("/", 1)[-1] for p in kept] == ["t2", "t3", "t4"]
     assert all(storage.version(tmp_path, "raw", f"t{i}") == 1 for i in range(5))
+
+
+def test_a_kept_table_that_cannot_be_brought_up_to_date_is_loaded_afresh(tmp_path, monkeypatch):
+    storage.write_partition(pl.DataFrame({"a": [1]}), tmp_path, "raw", "t", date(2024, 1, 1))
+    path = str(storage.table_path(tmp_path, "raw", "t"))
+    kept = storage._loaded(path)
+    assert kept is not None
+
+    def broken() -> None:
+        raise OSError("log unreadable")
+
+    monkeypatch.setattr(kept, "update_incremental", broken)
+    storage.write_partition(pl.DataFrame({"a": [2]}), tmp_path, "raw", "t", date(2024, 1, 2))
+    assert storage._loaded(path) is not kept
+    assert sorted(storage.read_table(tmp_path, "raw", "t")["a"].to_list()) == [1, 2]

@@ -209,9 +209,9 @@ def commit_partition(
     path = _prepared(root, layer, table)
     predicate = f"{PARTITION} = '{arrival_date.isoformat()}'"
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        target = _loaded(path) if not location.is_remote(root) else None
-        made = table_configuration(layer, table) if target is None else None  # for a table made now
         try:
+            target = _loaded(path) if not location.is_remote(root) else None
+            made = table_configuration(layer, table) if target is None else None  # for a table made now
             write_deltalake(
                 target or path, data(), mode="overwrite", partition_by=[PARTITION], predicate=predicate,
                 schema_mode="merge", writer_properties=WRITER, storage_options=location.table_options(root),
@@ -258,8 +258,11 @@ def _loaded(path: str) -> DeltaTable | None:
         return DeltaTable(path) if is_table(path) else None
     kept = loaded.get(path)
     if kept is not None and kept[0] == identity:
-        kept[1].update_incremental()
-        return kept[1]
+        try:
+            kept[1].update_incremental()
+            return kept[1]
+        except Exception:  # its log changed under it in a way it cannot follow: loaded afresh below
+            pass
     table = DeltaTable(path) if is_table(path) else None
     if table is not None:
         loaded.pop(path, None)
