@@ -1,9 +1,10 @@
 """The sample backfill (`warehouse backfill` over the bundled sample's dates) by each executor: one date
 after another in the backfill's process, worker processes, child flow runs in threads, and a
-`dask.distributed` cluster of real `dask scheduler` and `dask worker` processes on 127.0.0.1 (started here, N single-threaded workers), into a local root and into
-an s3:// root on a moto S3 server on 127.0.0.1 (started here). Prints the wall time of each (the CLI's
-temporary Prefect server included), the cluster's start-up time, whether every run published the same
-facts, and the files and bytes of every table of a local and an S3 root.
+`dask.distributed` cluster of real `dask scheduler` and `dask worker` processes on 127.0.0.1 (started here,
+N single-threaded workers), into a local root and into an s3:// root on a moto S3 server on 127.0.0.1
+(started here). Prints the wall time of each (the CLI's temporary Prefect server included), the cluster's
+start-up time, whether every run published the same facts, and the files and bytes of every table of a
+local and an S3 root.
 
     .venv/bin/python benchmarks/bench_cluster.py [--workers 2] [--repeat 2] [--work DIR]
 """

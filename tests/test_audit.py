@@ -80,22 +80,16 @@ def test_each_kind_of_bad_fact_is_quarantined_with_its_reason(landing, tmp_path)
     assert summary.quarantined == len(BAD) + 1 and sum(summary.quarantined_by_reason.values()) == len(BAD) + 1
 
 
-def test_a_failed_audit_leaves_the_published_partition_byte_for_byte(landing, tmp_path, monkeypatch):
+def test_a_failed_audit_leaves_the_published_partition_byte_for_byte(landing, tmp_path):
     root = tmp_path / "root"
     first = pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
     assert first.status == "published"
     before = published_files(root)
     assert any(k.startswith("curated/indicators/") for k in before)
 
-    real_append = storage.PartitionAppender.append
-
-    def lossy_append(files, df, layer, table):  # a writer that silently drops a fact
-        return real_append(files, df.head(df.height - 1) if table == "indicators" else df, layer, table)
-
-    monkeypatch.setattr(storage.PartitionAppender, "append", lossy_append)
     (landing / "report.txt").write_text(BODY.replace("1200个", "1300个"), encoding="utf-8")
     with pytest.raises(pipeline.AuditFailed, match="curated/indicators: wrote 3 rows, expected 4") as failed:
-        pipeline.publish_step(pipeline.validate_step(extracted(landing)), root, quality=False)
+        _publish_with_writer(landing, root, lambda df: df.head(df.height - 1))  # silently drops a fact
 
     assert published_files(root) == before
     assert failed.value.staging.is_dir()  # kept for inspection, outside the reader paths
